@@ -1,0 +1,138 @@
+#include "tensor/linalg.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "tensor/creation.h"
+
+namespace seqgrad {
+
+namespace {
+
+// How BLAS sees a 2-D operand: row-major with leading dimension `ld`, transposed or not.
+struct BlasView {
+  Tensor t;  // the tensor whose data BLAS reads (the input itself, or a contiguous copy)
+  bool trans = false;
+  std::int64_t ld = 1;
+};
+
+BlasView blas_view(const Tensor& m) {
+  const std::int64_t r = m.size(0), c = m.size(1);
+  std::int64_t s0 = m.stride(0), s1 = m.stride(1);
+  if (c == 1) s1 = 1;               // the stride of a size-1 dim is free
+  if (r == 1) s0 = std::max<std::int64_t>(c, 1);
+  if (s1 == 1 && s0 >= std::max<std::int64_t>(c, 1)) return {m, false, s0};
+  if (s0 == 1 && s1 >= std::max<std::int64_t>(r, 1)) return {m, true, s1};
+  Tensor copy = m.contiguous();
+  return {copy, false, std::max<std::int64_t>(c, 1)};
+}
+
+}  // namespace
+
+void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
+  check_defined(a, "gemm");
+  check_defined(b, "gemm");
+  check_defined(out, "gemm");
+  check(a.dim() == 2 && b.dim() == 2 && out.dim() == 2,
+        "gemm: expects 2-D operands, got shapes {}, {} and out {}", a.shape(), b.shape(),
+        out.shape());
+  check(a.dtype() == b.dtype() && a.dtype() == out.dtype(),
+        "gemm: dtypes {}, {} and {} differ", a.dtype(), b.dtype(), out.dtype());
+  const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
+        "gemm: shapes {} @ {} -> {} do not match", a.shape(), b.shape(), out.shape());
+  check(out.stride(1) == 1 || N == 1, "gemm: out must have unit stride along its last dim, got "
+        "strides {}", out.strides());
+  out.bump_version();
+  if (M == 0 || N == 0) return;
+  const std::int64_t ldc = std::max<std::int64_t>(M == 1 ? N : out.stride(0), std::max<std::int64_t>(N, 1));
+  if (K == 0) {
+    if (beta == 0.0) out.zero_();
+    else out.mul_(beta);
+    return;
+  }
+  const BlasView A = blas_view(a), B = blas_view(b);
+  const auto ta = A.trans ? CblasTrans : CblasNoTrans, tb = B.trans ? CblasTrans : CblasNoTrans;
+  dispatch_floating(a.dtype(), "matmul", [&]<class T>() {
+    if constexpr (std::is_same_v<T, float>) {
+      cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, static_cast<float>(alpha), A.t.data<float>(),
+                  A.ld, B.t.data<float>(), B.ld, static_cast<float>(beta), out.data<float>(), ldc);
+    } else {
+      cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A.t.data<double>(), A.ld,
+                  B.t.data<double>(), B.ld, beta, out.data<double>(), ldc);
+    }
+  });
+}
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_defined(a, "mm");
+  check_defined(b, "mm");
+  check(a.dim() == 2 && b.dim() == 2, "mm: expects 2-D operands, got shapes {} and {}",
+        a.shape(), b.shape());
+  check(a.size(1) == b.size(0), "mm: shapes {} and {} cannot be multiplied ({} != {})", a.shape(),
+        b.shape(), a.size(1), b.size(0));
+  check(a.dtype() == b.dtype(), "mm: dtypes {} and {} differ", a.dtype(), b.dtype());
+  check(is_floating(a.dtype()), "mm: expected float32 or float64, got {}", a.dtype());
+  Tensor out = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
+  gemm(a, b, out);
+  return out;
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_defined(a, "bmm");
+  check_defined(b, "bmm");
+  check(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D operands, got shapes {} and {}",
+        a.shape(), b.shape());
+  check(a.size(0) == b.size(0) && a.size(2) == b.size(1),
+        "bmm: shapes {} and {} cannot be multiplied", a.shape(), b.shape());
+  return matmul(a, b);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_defined(a, "matmul");
+  check_defined(b, "matmul");
+  check(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got shapes "
+        "{} and {}", a.shape(), b.shape());
+  check(a.dtype() == b.dtype(), "matmul: dtypes {} and {} differ", a.dtype(), b.dtype());
+  check(is_floating(a.dtype()), "matmul: expected float32 or float64, got {}", a.dtype());
+  if (a.dim() == 1 && b.dim() == 1) {
+    check(a.size(0) == b.size(0), "matmul: vectors of sizes {} and {} differ", a.size(0),
+          b.size(0));
+    return mm(a.unsqueeze(0), b.unsqueeze(1)).view({});
+  }
+  if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
+  const std::int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  check(b.size(-2) == K, "matmul: shapes {} and {} cannot be multiplied ({} != {})", a.shape(),
+        b.shape(), K, b.size(-2));
+  if (a.dim() == 2 && b.dim() == 2) return mm(a, b);
+
+  // Batched: broadcast the leading dims, then one GEMM per batch entry.
+  Dims abatch(std::span(a.shape().begin(), a.shape().end() - 2));
+  Dims bbatch(std::span(b.shape().begin(), b.shape().end() - 2));
+  const Dims batch = broadcast_shapes(abatch, bbatch, "matmul");
+  Dims ashape = batch, bshape = batch, oshape = batch;
+  ashape.push_back(M); ashape.push_back(K);
+  bshape.push_back(K); bshape.push_back(N);
+  oshape.push_back(M); oshape.push_back(N);
+  Tensor ae = a.expand(ashape), be = b.expand(bshape);
+  // 2-D x N-D with a contiguous left operand folds the batch into M: one large GEMM.
+  Tensor out = Tensor::empty(oshape, a.dtype());
+  if (b.dim() == 2 && a.is_contiguous()) {
+    gemm(a.view({-1, K}), b, out.view({-1, N}));
+    return out;
+  }
+  const std::int64_t nb = batch.numel();
+  Tensor a3 = ae.reshape({nb, M, K}), b3 = be.reshape({nb, K, N}), o3 = out.view({nb, M, N});
+  for (std::int64_t i = 0; i < nb; ++i) gemm(a3.select(0, i), b3.select(0, i), o3.select(0, i));
+  return out;
+}
+
+void set_num_threads(int n) {
+  check(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);
+  openblas_set_num_threads(n);
+}
+int get_num_threads() { return openblas_get_num_threads(); }
+
+}  // namespace seqgrad

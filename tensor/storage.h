@@ -1,0 +1,32 @@
+// Storage: one block of memory shared by a tensor and all of its views. It also carries the
+// version counter that autograd uses to detect in-place modification of a saved tensor: every
+// in-place operation on any view bumps it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/allocator.h"
+
+namespace seqgrad {
+
+class Storage {
+ public:
+  explicit Storage(std::size_t nbytes)
+      : data_(CachingAllocator::global().allocate(nbytes)), nbytes_(nbytes) {}
+  ~Storage() { CachingAllocator::global().deallocate(data_, nbytes_); }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  std::uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+ private:
+  void* data_;
+  std::size_t nbytes_;
+  std::uint64_t version_ = 0;
+};
+
+}  // namespace seqgrad
