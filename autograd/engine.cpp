@@ -1,0 +1,207 @@
+#include "autograd/engine.h"
+
+#include <atomic>
+#include <vector>
+
+#include "autograd/node.h"
+
+namespace seqgrad {
+
+Tensor sum_to(const Tensor& g, const Dims& shape) {
+  if (g.shape() == shape) return g;
+  check(g.dim() >= shape.size(), "backward: gradient of shape {} cannot be summed to shape {}",
+        g.shape(), shape);
+  const int lead = g.dim() - shape.size();
+  Dims dims;
+  for (int d = 0; d < g.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && g.size(d) != 1)) dims.push_back(d);
+  Tensor s = dims.empty() ? g : sum(g, dims, /*keepdim=*/true);
+  return s.reshape(shape);
+}
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt = [&](Node& n) {
+    for (Edge& e : n.inputs)
+      if (e.node && e.node.use_count() == 1) orphans.push_back(std::move(e.node));
+  };
+  adopt(*this);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> n = std::move(orphans.back());
+    orphans.pop_back();
+    adopt(*n);  // n's own destructor then finds nothing left to recurse into
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Recording
+
+namespace detail {
+
+Edge edge_to(const Variable& input) {
+  Edge e;
+  e.shape = input.shape();
+  e.dtype = input.dtype();
+  if (!input.requires_grad()) return e;
+  if (input.grad_fn()) e.node = input.grad_fn();
+  else e.leaf = input.impl_ptr();
+  return e;
+}
+
+Variable attach(const char* op, Tensor value, std::vector<Edge> inputs, BackwardFn backward,
+                std::initializer_list<Tensor> saved) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs = std::move(inputs);
+  node->saved.reserve(saved.size());
+  for (const Tensor& t : saved) node->saved.push_back({t, t.version()});
+  node->backward = std::move(backward);
+  node->shape = value.shape();
+  node->dtype = value.dtype();
+  Variable out(std::move(value), /*requires_grad=*/false);
+  // The output requires grad because an input does; it is not a leaf.
+  const_cast<VariableImpl*>(out.impl())->requires_grad = true;
+  const_cast<VariableImpl*>(out.impl())->grad_fn = std::move(node);
+  return out;
+}
+
+}  // namespace detail
+
+Variable record_many(const char* op, Tensor value, const std::vector<Variable>& inputs,
+                     BackwardFn backward, std::initializer_list<Tensor> saved) {
+  bool any = false;
+  if (GradMode::is_enabled())
+    for (const Variable& v : inputs) any = any || v.requires_grad();
+  if (!any) return Variable(std::move(value));
+  std::vector<Edge> edges;
+  edges.reserve(inputs.size());
+  for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
+  return detail::attach(op, std::move(value), std::move(edges), std::move(backward), saved);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Accumulation
+
+void GradSlots::accumulate(int i, const Tensor& g_in) {
+  Edge& e = edges_[i];
+  if (!e.needed()) return;
+  check(g_in.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}",
+        op_, g_in.dtype(), e.dtype);
+  Tensor g = sum_to(g_in, e.shape);
+  if (e.node) {
+    // Intermediate gradients are never modified in place, so sharing storage here is safe.
+    Tensor& acc = e.node->grad;
+    acc = acc.defined() ? acc + g : g;
+    return;
+  }
+  // A leaf's .grad is the user's: it must own contiguous memory (clip_grad_norm_ scales it in
+  // place), and later backward passes accumulate into it in place, as PyTorch does.
+  Tensor& acc = e.leaf->grad;
+  if (acc.defined()) {
+    acc.add_(g);
+  } else if (g.is_contiguous() && g.storage().use_count() == 1 && g.offset() == 0 &&
+             g.storage()->nbytes() == static_cast<std::size_t>(g.numel()) * itemsize(g.dtype())) {
+    acc = g;  // a fresh temporary nobody else holds: take it
+  } else {
+    acc = g.clone();
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The backward pass
+
+namespace {
+
+std::atomic<std::uint64_t> next_mark{1};
+
+// Nodes reachable from root, inputs before the ops that consume them (iterative DFS post-order,
+// so a 10,000-step chain needs no deep recursion).
+std::vector<Node*> topological_order(Node* root) {
+  const std::uint64_t mark = next_mark++;
+  std::vector<Node*> order;
+  std::vector<std::pair<Node*, std::size_t>> stack;
+  root->visit_mark = mark;
+  stack.emplace_back(root, 0);
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      Node* child = node->inputs[next++].node.get();
+      if (child && child->visit_mark != mark) {
+        child->visit_mark = mark;
+        stack.emplace_back(child, 0);  // invalidates node/next; not used again this round
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+void check_saved_versions(const Node& node) {
+  for (std::size_t i = 0; i < node.saved.size(); ++i) {
+    const SavedTensor& s = node.saved[i];
+    check(s.tensor.version() == s.version,
+          "backward: a tensor of shape {} saved by '{}' for its backward was modified in place "
+          "afterwards (version {} when saved, {} now), so its gradient would be wrong; clone the "
+          "tensor before modifying it, or modify it after backward()",
+          s.tensor.shape(), node.op, s.version, s.tensor.version());
+  }
+}
+
+}  // namespace
+
+void run_backward(const Variable& root, const Tensor& gradient, bool retain_graph) {
+  check(root.defined(), "backward: the variable is undefined");
+  check(root.requires_grad(),
+        "backward: the tensor of shape {} does not require grad and has no grad_fn", root.shape());
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    check(root.numel() == 1,
+          "backward: grad can be implicitly created only for one-element outputs; got shape {}, "
+          "pass a gradient of that shape",
+          root.shape());
+    seed = ones(root.shape(), root.dtype());
+  }
+  check(seed.shape() == root.shape() && seed.dtype() == root.dtype(),
+        "backward: gradient of shape {} and dtype {} does not match the output's {} {}",
+        seed.shape(), seed.dtype(), root.shape(), root.dtype());
+
+  if (root.is_leaf()) {  // backward on a leaf just accumulates the seed
+    std::vector<Edge> edge{detail::edge_to(root)};
+    GradSlots("backward", edge)[0] += seed;
+    return;
+  }
+
+  Node* top = root.grad_fn().get();
+  check(!top->freed,
+        "backward: trying to backward through the graph a second time ('{}' was already freed); "
+        "pass retain_graph=true to the first backward() if you need to",
+        top->op);
+  const std::vector<Node*> order = topological_order(top);
+  top->grad = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node& node = **it;
+    if (node.grad.defined()) {
+      check(!node.freed,
+            "backward: trying to backward through the graph a second time ('{}' was already "
+            "freed); pass retain_graph=true to the first backward() if you need to",
+            node.op);
+      check_saved_versions(node);
+      GradSlots slots(node.op, node.inputs);
+      node.backward(node.grad, slots);
+      node.grad = Tensor();
+    }
+    if (!retain_graph) {
+      node.backward = nullptr;  // frees the captured tensors
+      node.saved.clear();
+      node.freed = true;
+    }
+  }
+}
+
+void Variable::backward(const Tensor& gradient, bool retain_graph) const {
+  run_backward(*this, gradient, retain_graph);
+}
+
+}  // namespace seqgrad

@@ -1,0 +1,110 @@
+// The recorded graph. Every differentiable op that has an input requiring grad creates one Node:
+// the op's name, where each input's gradient must go (an Edge), the tensors its backward reads
+// (with their versions, to catch in-place modification), and the backward function itself.
+//
+// The contract of a backward function (the rule that makes graphs with shared inputs correct):
+// it receives dL/d(output) and must ADD each input's contribution through its slot,
+// `grad_inputs[i] += ...`, never overwrite. The slot sums over broadcast dims, so an op written
+// for equal shapes is also right for broadcast ones.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "autograd/variable.h"
+
+namespace seqgrad {
+
+// Where one input's gradient goes: into the node that produced it, or into a leaf's .grad.
+// Both empty means the input does not require grad.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<VariableImpl> leaf;
+  Dims shape;  // the input's shape: its gradient is summed back to it
+  DType dtype = kFloat32;
+  bool needed() const { return node != nullptr || leaf != nullptr; }
+};
+
+class GradSlots {
+ public:
+  GradSlots(const char* op, std::vector<Edge>& edges) : op_(op), edges_(edges) {}
+
+  class Slot {
+   public:
+    Slot(GradSlots& owner, int i) : owner_(owner), i_(i) {}
+    bool needed() const { return owner_.edges_[i_].needed(); }
+    // Accumulates a gradient contribution (a no-op when this input needs none).
+    void operator+=(const Tensor& g) { owner_.accumulate(i_, g); }
+
+   private:
+    GradSlots& owner_;
+    int i_;
+  };
+
+  Slot operator[](int i) { return Slot(*this, i); }
+  bool needed(int i) const { return edges_[i].needed(); }
+
+ private:
+  void accumulate(int i, const Tensor& g);
+  const char* op_;
+  std::vector<Edge>& edges_;
+};
+
+using BackwardFn = std::function<void(const Tensor& grad_output, GradSlots& grad_inputs)>;
+
+struct SavedTensor {
+  Tensor tensor;
+  std::uint64_t version;
+};
+
+struct Node {
+  const char* op = "";
+  std::vector<Edge> inputs;
+  std::vector<SavedTensor> saved;
+  BackwardFn backward;         // emptied once the graph is freed
+  Dims shape;                  // of the output
+  DType dtype = kFloat32;
+  Tensor grad;                 // dL/d(output), accumulated while backward() runs
+  std::uint64_t visit_mark = 0;
+  bool freed = false;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Destroys long chains iteratively: the default destructor would recurse once per node.
+  ~Node();
+};
+
+namespace detail {
+Edge edge_to(const Variable& input);
+Variable attach(const char* op, Tensor value, std::vector<Edge> inputs, BackwardFn backward,
+                std::initializer_list<Tensor> saved);
+}  // namespace detail
+
+// Records `op`: returns its output as a Variable and, when some input requires grad and grad mode
+// is on, a Node with `backward`. `saved` lists the tensors backward reads (for version checks).
+// The backward lambda is only turned into a std::function when it will be used.
+template <class F>
+Variable record(const char* op, Tensor value, std::initializer_list<Variable> inputs, F&& backward,
+                std::initializer_list<Tensor> saved = {}) {
+  bool any = false;
+  if (GradMode::is_enabled())
+    for (const Variable& v : inputs) any = any || v.requires_grad();
+  if (!any) return Variable(std::move(value));
+  std::vector<Edge> edges;
+  edges.reserve(inputs.size());
+  for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
+  return detail::attach(op, std::move(value), std::move(edges),
+                        BackwardFn(std::forward<F>(backward)), saved);
+}
+
+// Same, for an op with a variable number of inputs (cat, stack).
+Variable record_many(const char* op, Tensor value, const std::vector<Variable>& inputs,
+                     BackwardFn backward, std::initializer_list<Tensor> saved = {});
+
+}  // namespace seqgrad

@@ -1,0 +1,36 @@
+// Matrix products. For y = a @ b:  da = gy @ b^T,  db = a^T @ gy.
+// The transposes are views, so BLAS reads them through its transpose flags, without copies;
+// batch dims that were broadcast are summed back by the slots.
+#include "autograd/functions.h"
+#include "autograd/node.h"
+
+namespace seqgrad {
+
+Variable matmul(const Variable& a, const Variable& b) {
+  check(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got shapes "
+        "{} and {}", a.shape(), b.shape());
+  // Vectors become a row (left) or a column (right), as in torch.matmul.
+  if (a.dim() == 1 && b.dim() == 1) return sum(a * b);
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  const Tensor av = a.value(), bv = b.value();
+  return record("matmul", matmul(av, bv), {a, b}, [av, bv](const Tensor& gy, GradSlots& dx) {
+    if (dx.needed(0)) dx[0] += matmul(gy, bv.transpose(-1, -2));
+    if (dx.needed(1)) dx[1] += matmul(av.transpose(-1, -2), gy);
+  }, {av, bv});
+}
+
+Variable mm(const Variable& a, const Variable& b) {
+  check(a.dim() == 2 && b.dim() == 2, "mm: expects 2-D operands, got shapes {} and {}", a.shape(),
+        b.shape());
+  return matmul(a, b);
+}
+
+Variable bmm(const Variable& a, const Variable& b) {
+  check(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0),
+        "bmm: expects 3-D operands with equal batch sizes, got shapes {} and {}", a.shape(),
+        b.shape());
+  return matmul(a, b);
+}
+
+}  // namespace seqgrad
