@@ -7,14 +7,20 @@
 
 namespace seqgrad {
 
-Tensor sum_to(const Tensor& g, const Dims& shape) {
+Tensor sum_to(const Tensor& g, const Dims& shape, const char* op) {
   if (g.shape() == shape) return g;
-  check(g.dim() >= shape.size(), "backward: gradient of shape {} cannot be summed to shape {}",
-        g.shape(), shape);
+  check(g.dim() >= shape.size(),
+        "{}: gradient of shape {} cannot be summed to the input's shape {}", op, g.shape(), shape);
   const int lead = g.dim() - shape.size();
   Dims dims;
-  for (int d = 0; d < g.dim(); ++d)
+  for (int d = 0; d < g.dim(); ++d) {
+    // Every kept dim must match (or be a broadcast 1): without this check a wrong-shaped gradient
+    // with the right element count ([3, 2] for a [2, 3] input) was silently reshaped.
+    check(d < lead || shape[d - lead] == 1 || g.size(d) == shape[d - lead],
+          "{}: gradient of shape {} cannot be summed to the input's shape {}", op, g.shape(),
+          shape);
     if (d < lead || (shape[d - lead] == 1 && g.size(d) != 1)) dims.push_back(d);
+  }
   Tensor s = dims.empty() ? g : sum(g, dims, /*keepdim=*/true);
   return s.reshape(shape);
 }
@@ -48,9 +54,9 @@ Edge edge_to(const Variable& input) {
   return e;
 }
 
-Variable attach(const char* op, Tensor value, std::vector<Edge> inputs, BackwardFn backward,
+Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
                 std::initializer_list<Tensor> saved) {
-  auto node = std::make_shared<Node>();
+  auto node = std::allocate_shared<Node>(PoolAllocator<Node>());
   node->op = op;
   node->inputs = std::move(inputs);
   node->saved.reserve(saved.size());
@@ -73,7 +79,7 @@ Variable record_many(const char* op, Tensor value, const std::vector<Variable>& 
   if (GradMode::is_enabled())
     for (const Variable& v : inputs) any = any || v.requires_grad();
   if (!any) return Variable(std::move(value));
-  std::vector<Edge> edges;
+  EdgeList edges;
   edges.reserve(inputs.size());
   for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
   return detail::attach(op, std::move(value), std::move(edges), std::move(backward), saved);
@@ -87,7 +93,7 @@ void GradSlots::accumulate(int i, const Tensor& g_in) {
   if (!e.needed()) return;
   check(g_in.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}",
         op_, g_in.dtype(), e.dtype);
-  Tensor g = sum_to(g_in, e.shape);
+  Tensor g = sum_to(g_in, e.shape, op_);
   if (e.node) {
     // Intermediate gradients are never modified in place, so sharing storage here is safe.
     Tensor& acc = e.node->grad;
@@ -168,7 +174,7 @@ void run_backward(const Variable& root, const Tensor& gradient, bool retain_grap
         seed.shape(), seed.dtype(), root.shape(), root.dtype());
 
   if (root.is_leaf()) {  // backward on a leaf just accumulates the seed
-    std::vector<Edge> edge{detail::edge_to(root)};
+    EdgeList edge{detail::edge_to(root)};
     GradSlots("backward", edge)[0] += seed;
     return;
   }
@@ -180,23 +186,30 @@ void run_backward(const Variable& root, const Tensor& gradient, bool retain_grap
         top->op);
   const std::vector<Node*> order = topological_order(top);
   top->grad = seed;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node& node = **it;
-    if (node.grad.defined()) {
-      check(!node.freed,
-            "backward: trying to backward through the graph a second time ('{}' was already "
-            "freed); pass retain_graph=true to the first backward() if you need to",
-            node.op);
-      check_saved_versions(node);
-      GradSlots slots(node.op, node.inputs);
-      node.backward(node.grad, slots);
-      node.grad = Tensor();
+  try {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node& node = **it;
+      if (node.grad.defined()) {
+        check(!node.freed,
+              "backward: trying to backward through the graph a second time ('{}' was already "
+              "freed); pass retain_graph=true to the first backward() if you need to",
+              node.op);
+        check_saved_versions(node);
+        GradSlots slots(node.op, node.inputs);
+        node.backward(node.grad, slots);
+        node.grad = Tensor();
+      }
+      if (!retain_graph) {
+        node.backward = nullptr;  // frees the captured tensors
+        node.saved.clear();
+        node.freed = true;
+      }
     }
-    if (!retain_graph) {
-      node.backward = nullptr;  // frees the captured tensors
-      node.saved.clear();
-      node.freed = true;
-    }
+  } catch (...) {
+    // A pass that throws half-way has already sent gradients to nodes it did not reach; left
+    // there, they would be added to the next backward() through those nodes.
+    for (Node* node : order) node->grad = Tensor();
+    throw;
   }
 }
 

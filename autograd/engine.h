@@ -6,8 +6,9 @@
 
 namespace seqgrad {
 
-// Sums `g` over the dims that broadcasting added or expanded, so that it has `shape`.
-Tensor sum_to(const Tensor& g, const Dims& shape);
+// Sums `g` over the dims that broadcasting added or expanded, so that it has `shape`. Throws,
+// naming `op`, when g's shape does not broadcast from `shape`.
+Tensor sum_to(const Tensor& g, const Dims& shape, const char* op = "sum_to");
 
 void run_backward(const Variable& root, const Tensor& gradient, bool retain_graph);
 

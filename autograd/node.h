@@ -9,12 +9,12 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "autograd/backward_fn.h"
 #include "autograd/grad_mode.h"
 #include "autograd/variable.h"
 
@@ -30,9 +30,12 @@ struct Edge {
   bool needed() const { return node != nullptr || leaf != nullptr; }
 };
 
+// Small per-node lists live in the thread's object pool (tensor/pool.h): no malloc per op.
+using EdgeList = std::vector<Edge, PoolAllocator<Edge>>;
+
 class GradSlots {
  public:
-  GradSlots(const char* op, std::vector<Edge>& edges) : op_(op), edges_(edges) {}
+  GradSlots(const char* op, EdgeList& edges) : op_(op), edges_(edges) {}
 
   class Slot {
    public:
@@ -52,10 +55,8 @@ class GradSlots {
  private:
   void accumulate(int i, const Tensor& g);
   const char* op_;
-  std::vector<Edge>& edges_;
+  EdgeList& edges_;
 };
-
-using BackwardFn = std::function<void(const Tensor& grad_output, GradSlots& grad_inputs)>;
 
 struct SavedTensor {
   Tensor tensor;
@@ -64,8 +65,8 @@ struct SavedTensor {
 
 struct Node {
   const char* op = "";
-  std::vector<Edge> inputs;
-  std::vector<SavedTensor> saved;
+  EdgeList inputs;
+  std::vector<SavedTensor, PoolAllocator<SavedTensor>> saved;
   BackwardFn backward;         // emptied once the graph is freed
   Dims shape;                  // of the output
   DType dtype = kFloat32;
@@ -82,7 +83,7 @@ struct Node {
 
 namespace detail {
 Edge edge_to(const Variable& input);
-Variable attach(const char* op, Tensor value, std::vector<Edge> inputs, BackwardFn backward,
+Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
                 std::initializer_list<Tensor> saved);
 }  // namespace detail
 
@@ -96,7 +97,7 @@ Variable record(const char* op, Tensor value, std::initializer_list<Variable> in
   if (GradMode::is_enabled())
     for (const Variable& v : inputs) any = any || v.requires_grad();
   if (!any) return Variable(std::move(value));
-  std::vector<Edge> edges;
+  EdgeList edges;
   edges.reserve(inputs.size());
   for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
   return detail::attach(op, std::move(value), std::move(edges),

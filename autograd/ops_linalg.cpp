@@ -10,7 +10,12 @@ Variable matmul(const Variable& a, const Variable& b) {
   check(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got shapes "
         "{} and {}", a.shape(), b.shape());
   // Vectors become a row (left) or a column (right), as in torch.matmul.
-  if (a.dim() == 1 && b.dim() == 1) return sum(a * b);
+  if (a.dim() == 1 && b.dim() == 1) {
+    // Checked here: otherwise the mismatch is reported by "mul", an op the caller never called.
+    check(a.size(0) == b.size(0), "matmul: vectors of shapes {} and {} differ in size", a.shape(),
+          b.shape());
+    return sum(a * b);
+  }
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   const Tensor av = a.value(), bv = b.value();
@@ -23,13 +28,17 @@ Variable matmul(const Variable& a, const Variable& b) {
 Variable mm(const Variable& a, const Variable& b) {
   check(a.dim() == 2 && b.dim() == 2, "mm: expects 2-D operands, got shapes {} and {}", a.shape(),
         b.shape());
+  // The inner sizes too, so that a mismatch is reported as mm's, not matmul's.
+  check(a.size(1) == b.size(0), "mm: shapes {} and {} cannot be multiplied ({} != {})", a.shape(),
+        b.shape(), a.size(1), b.size(0));
   return matmul(a, b);
 }
 
 Variable bmm(const Variable& a, const Variable& b) {
-  check(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0),
-        "bmm: expects 3-D operands with equal batch sizes, got shapes {} and {}", a.shape(),
-        b.shape());
+  // The inner sizes too, so that a mismatch is reported as bmm's, not matmul's.
+  check(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(1),
+        "bmm: expects 3-D operands with equal batch sizes and matching inner sizes, got shapes {} "
+        "and {}", a.shape(), b.shape());
   return matmul(a, b);
 }
 

@@ -2,10 +2,12 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "tensor/pool.h"
 
 namespace seqgrad {
 
-Variable::Variable(Tensor value, bool requires_grad) : impl_(std::make_shared<VariableImpl>()) {
+Variable::Variable(Tensor value, bool requires_grad)
+    : impl_(std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>())) {
   check_defined(value, "Variable");
   check(!requires_grad || is_floating(value.dtype()),
         "Variable: only floating-point tensors can require grad, got {}", value.dtype());

@@ -21,6 +21,14 @@ std::size_t CachingAllocator::round_size(std::size_t nbytes) {
   return (nbytes + octave - 1) / octave * octave;
 }
 
+std::size_t CachingAllocator::size_class(std::size_t rounded) {
+  if (rounded <= 4096) return rounded / kAlignment - 1;
+  // rounded = k * 2^(e-2) with 2^e <= rounded < 2^(e+1), so k is 4..7.
+  const int e = std::bit_width(rounded) - 1;
+  const std::size_t k = rounded >> (e - 2);
+  return 64 + static_cast<std::size_t>(e - 12) * 4 + (k - 4);
+}
+
 void* CachingAllocator::allocate(std::size_t nbytes) {
   const std::size_t size = round_size(nbytes);
   {
@@ -28,10 +36,10 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     ++stats_.allocations;
     stats_.live_bytes += size;
     stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
-    auto it = free_lists_.find(size);
-    if (it != free_lists_.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
+    std::vector<void*>& list = free_lists_[size_class(size)];
+    if (!list.empty()) {
+      void* p = list.back();
+      list.pop_back();
       stats_.cached_bytes -= size;
       return p;
     }
@@ -57,7 +65,7 @@ void CachingAllocator::deallocate(void* ptr, std::size_t nbytes) {
   std::lock_guard lock(mutex_);
   stats_.live_bytes -= size;
   stats_.cached_bytes += size;
-  free_lists_[size].push_back(ptr);
+  free_lists_[size_class(size)].push_back(ptr);
 }
 
 AllocatorStats CachingAllocator::stats() const {
@@ -72,12 +80,12 @@ void CachingAllocator::reset_peak() {
 
 void CachingAllocator::release_cached() {
   std::lock_guard lock(mutex_);
-  for (auto& [size, blocks] : free_lists_) {
+  for (auto& blocks : free_lists_) {
     for (void* p : blocks) std::free(p);
     stats_.system_frees += blocks.size();
-    stats_.cached_bytes -= size * blocks.size();
     blocks.clear();
   }
+  stats_.cached_bytes = 0;
 }
 
 }  // namespace seqgrad

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 namespace seqgrad {
@@ -37,10 +36,13 @@ class CachingAllocator {
   // Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two, so a block
   // is at most 25% larger than asked and similar sizes share a free list.
   static std::size_t round_size(std::size_t nbytes);
+  // Index of a rounded size's free list: 64 lists up to 4 KiB, then four per power of two.
+  static std::size_t size_class(std::size_t rounded);
 
  private:
+  static constexpr std::size_t kClasses = 64 + 4 * 52;  // up to 2^64 bytes
   mutable std::mutex mutex_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_lists_;
+  std::vector<std::vector<void*>> free_lists_ = std::vector<std::vector<void*>>(kClasses);
   AllocatorStats stats_;
 };
 

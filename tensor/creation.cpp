@@ -15,12 +15,24 @@ Tensor full(const Dims& shape, double value, DType dtype) {
 }
 Tensor zeros(const Dims& shape, DType dtype) { return full(shape, 0.0, dtype); }
 Tensor ones(const Dims& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
+// An undefined tensor has shape [] and would silently give a 0-d tensor: check it.
+Tensor zeros_like(const Tensor& t) {
+  check_defined(t, "zeros_like");
+  return zeros(t.shape(), t.dtype());
+}
+Tensor ones_like(const Tensor& t) {
+  check_defined(t, "ones_like");
+  return ones(t.shape(), t.dtype());
+}
+Tensor full_like(const Tensor& t, double value) {
+  check_defined(t, "full_like");
+  return full(t.shape(), value, t.dtype());
+}
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
 
-Tensor arange(double start, double end, double step, DType dtype) {
+Tensor arange(double start, double end, double step, std::optional<DType> dtype_opt) {
+  const bool whole = start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
+  const DType dtype = dtype_opt.value_or(whole ? kInt64 : kFloat32);
   check(step != 0.0, "arange: step must be nonzero");
   check(std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
         "arange: start {}, end {} and step {} must be finite", start, end, step);

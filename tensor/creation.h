@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "tensor/random.h"
@@ -21,7 +22,8 @@ Tensor scalar_tensor(double value, DType dtype = kFloat32);  // 0-d
 
 // [start, end) in steps of `step`, like torch.arange; int64 when every argument is integral
 // and dtype is Int64, otherwise the given dtype.
-Tensor arange(double start, double end, double step = 1.0, DType dtype = kInt64);
+// Without a dtype: int64 when start, end and step are all whole numbers, else float32.
+Tensor arange(double start, double end, double step = 1.0, std::optional<DType> dtype = {});
 Tensor arange(std::int64_t end, DType dtype = kInt64);
 Tensor linspace(double start, double end, std::int64_t steps, DType dtype = kFloat32);
 Tensor eye(std::int64_t n, DType dtype = kFloat32);

@@ -17,7 +17,7 @@ inline constexpr int kMaxDims = 8;
 
 class Dims {
  public:
-  Dims() = default;
+  Dims() {}  // user-provided so that entries past n_ stay uninitialised (see d_)
   Dims(std::initializer_list<std::int64_t> values) : Dims(std::span(values.begin(), values.size())) {}
   explicit Dims(std::span<const std::int64_t> values) {
     check(values.size() <= kMaxDims, "Dims: {} dimensions given, at most {} are supported",
@@ -70,7 +70,8 @@ class Dims {
   }
 
  private:
-  std::array<std::int64_t, kMaxDims> d_{};
+  // Entries past n_ are never read: leaving them uninitialised saves a 64-byte memset per Dims.
+  std::array<std::int64_t, kMaxDims> d_;
   int n_ = 0;
 };
 

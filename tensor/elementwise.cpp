@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "tensor/iterate.h"
+#include "tensor/vecmath.h"
 
 namespace seqgrad {
 
@@ -59,7 +61,14 @@ Tensor compare_scalar(const Tensor& a, double s, const char* op, F f) {
   check_defined(a, op);
   Tensor out = Tensor::empty(a.shape(), kBool);
   dispatch(a.dtype(), [&]<class T>() {
-    detail::map1<bool, T>(out, a, op, [&](T x) { return f(static_cast<double>(x), s); });
+    // Like the other scalar ops, a floating tensor sees the scalar rounded to its dtype, so
+    // eq(float32 tensor holding 0.1f, 0.1) is true; integers compare exactly against the double.
+    if constexpr (std::is_floating_point_v<T>) {
+      const T st = static_cast<T>(s);
+      detail::map1<bool, T>(out, a, op, [&](T x) { return f(x, st); });
+    } else {
+      detail::map1<bool, T>(out, a, op, [&](T x) { return f(static_cast<double>(x), s); });
+    }
   });
   return out;
 }
@@ -71,19 +80,29 @@ Tensor abs(const Tensor& x) { return unary_numeric(x, "abs", [](auto v) { return
 Tensor sign(const Tensor& x) {
   return unary_numeric(x, "sign", [](auto v) { return (v > 0) - (v < 0); });
 }
-Tensor exp(const Tensor& x) { return unary_floating(x, "exp", [](auto v) { return std::exp(v); }); }
+// float32 uses the vectorisable versions in vecmath.h; float64 the C library's.
+Tensor exp(const Tensor& x) {
+  return unary_floating(x, "exp", [](auto v) {
+    if constexpr (std::is_same_v<decltype(v), float>) return vecmath::exp(v);
+    else return std::exp(v);
+  });
+}
 Tensor log(const Tensor& x) { return unary_floating(x, "log", [](auto v) { return std::log(v); }); }
 Tensor sqrt(const Tensor& x) {
   return unary_floating(x, "sqrt", [](auto v) { return std::sqrt(v); });
 }
 Tensor tanh(const Tensor& x) {
-  return unary_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  return unary_floating(x, "tanh", [](auto v) {
+    if constexpr (std::is_same_v<decltype(v), float>) return vecmath::tanh(v);
+    else return std::tanh(v);
+  });
 }
 Tensor sigmoid(const Tensor& x) {
   // 1 / (1 + e^-v) overflows gracefully: e^-v = inf gives exactly 0.
   return unary_floating(x, "sigmoid", [](auto v) {
     using T = decltype(v);
-    return T(1) / (T(1) + std::exp(-v));
+    if constexpr (std::is_same_v<T, float>) return vecmath::sigmoid(v);
+    else return T(1) / (T(1) + std::exp(-v));
   });
 }
 Tensor relu(const Tensor& x) {

@@ -77,8 +77,10 @@ std::string to_string(const Tensor& t) {
     p.use_exponent = hi >= 1e8 || (hi > 0 && lo < 1e-4);
   }
   const std::string prefix = "tensor(";
-  p.walk(0, t.offset(), static_cast<int>(prefix.size()) - 1, false);
-  p.walk(0, t.offset(), static_cast<int>(prefix.size()) - 1, true);
+  // walk() indents continuation lines by indent + 1, which puts the rows of dim 0 under the
+  // first row's bracket, one column right of "tensor(" (as PyTorch does).
+  p.walk(0, t.offset(), static_cast<int>(prefix.size()), false);
+  p.walk(0, t.offset(), static_cast<int>(prefix.size()), true);
   return prefix + p.out + ", " + suffix + ")";
 }
 

@@ -39,6 +39,7 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
         out.shape());
   check(a.dtype() == b.dtype() && a.dtype() == out.dtype(),
         "gemm: dtypes {}, {} and {} differ", a.dtype(), b.dtype(), out.dtype());
+  check(is_floating(a.dtype()), "gemm: expected float32 or float64, got {}", a.dtype());
   const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
         "gemm: shapes {} @ {} -> {} do not match", a.shape(), b.shape(), out.shape());
@@ -54,7 +55,7 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   }
   const BlasView A = blas_view(a), B = blas_view(b);
   const auto ta = A.trans ? CblasTrans : CblasNoTrans, tb = B.trans ? CblasTrans : CblasNoTrans;
-  dispatch_floating(a.dtype(), "matmul", [&]<class T>() {
+  dispatch_floating(a.dtype(), "gemm", [&]<class T>() {
     if constexpr (std::is_same_v<T, float>) {
       cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, static_cast<float>(alpha), A.t.data<float>(),
                   A.ld, B.t.data<float>(), B.ld, static_cast<float>(beta), out.data<float>(), ldc);

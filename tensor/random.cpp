@@ -17,7 +17,6 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 void Generator::manual_seed(std::uint64_t seed) {
   for (auto& word : s_) word = splitmix64(seed);  // never all-zero
-  has_spare_ = false;
 }
 
 std::uint64_t Generator::next_u64() {
@@ -35,16 +34,10 @@ std::uint64_t Generator::next_u64() {
 double Generator::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
 double Generator::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
-  }
+  // The sine half of the pair is not kept (see random.h): the whole state stays in s_.
   const double u1 = 1.0 - uniform();  // (0, 1]: log is finite
   const double u2 = uniform();
-  const double r = std::sqrt(-2.0 * std::log(u1));
-  spare_ = r * std::sin(2.0 * std::numbers::pi * u2);
-  has_spare_ = true;
-  return r * std::cos(2.0 * std::numbers::pi * u2);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
 std::uint64_t Generator::below(std::uint64_t n) {

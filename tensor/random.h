@@ -14,17 +14,18 @@ class Generator {
 
   std::uint64_t next_u64();
   double uniform();  // [0, 1) with 53 random bits
-  double normal();   // standard normal (Box-Muller; the spare value is kept)
+  // Standard normal (Box-Muller). The second value of each pair is dropped rather than kept for
+  // the next call: a kept spare is state that state() cannot return, so restoring a checkpoint
+  // taken after an odd number of draws would not reproduce the stream.
+  double normal();
   // Uniform integer in [0, n) without modulo bias.
   std::uint64_t below(std::uint64_t n);
 
   std::array<std::uint64_t, 4> state() const { return s_; }
-  void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; has_spare_ = false; }
+  void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; }
 
  private:
   std::array<std::uint64_t, 4> s_{};
-  bool has_spare_ = false;
-  double spare_ = 0.0;
 };
 
 // The generator used when none is passed (per thread, seeded with 0 until manual_seed).

@@ -71,8 +71,22 @@ Tensor reduce(const Tensor& x, const Dims& dims, bool keepdim, const char* op, d
   const Dims keep = reduced_shape(x.shape(), dims, true, op);
   if (needs_elements)
     check(x.numel() > 0, "{}: cannot reduce an empty tensor of shape {}", op, x.shape());
-  Tensor out = full(keep, init, x.dtype());
-  dispatch_numeric(x.dtype(), op, [&]<class T>() { fold_into<T>(out, x, op, f); });
+  Tensor out = Tensor::empty(keep, x.dtype());
+  dispatch_numeric(x.dtype(), op, [&]<class T>() {
+    // amax/amin start from -inf/+inf, which int64 cannot hold (the cast is undefined and gave
+    // INT64_MIN for both): integers start from the type's extremes instead.
+    T start = T(0);
+    if constexpr (std::is_integral_v<T>) {
+      if (std::isinf(init))
+        start = init > 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::lowest();
+      else
+        start = static_cast<T>(init);
+    } else {
+      start = static_cast<T>(init);
+    }
+    std::fill_n(out.data<T>(), out.numel(), start);
+    fold_into<T>(out, x, op, f);
+  });
   return keepdim ? out : out.view(reduced_shape(x.shape(), dims, false, op));
 }
 
@@ -103,11 +117,13 @@ Tensor amin(const Tensor& x, const Dims& dims, bool keepdim) {
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   check_defined(x, "logsumexp");
   check(is_floating(x.dtype()), "logsumexp: expected a floating dtype, got {}", x.dtype());
+  // Checks the dims here so that a bad one is reported as logsumexp's, not amax's.
+  const Dims out_shape = reduced_shape(x.shape(), dims, false, "logsumexp");
   Tensor m = amax(x, dims, true);
   // An all -inf slice would give inf - inf = NaN; shifting by 0 there gives log(0) = -inf.
   Tensor shift = where(eq(abs(m), std::numeric_limits<double>::infinity()), zeros_like(m), m);
   Tensor out = log(sum(exp(x - shift), dims, true)) + shift;
-  return keepdim ? out : out.view(reduced_shape(x.shape(), dims, false, "logsumexp"));
+  return keepdim ? out : out.view(out_shape);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -216,8 +232,11 @@ Tensor softmax_impl(const Tensor& x, std::int64_t dim_, const char* op) {
                             if constexpr (!kLog) o[i * os] = e;
                           }
                           if constexpr (kLog) {
-                            const T lse = m + static_cast<T>(std::log(total));
-                            for (std::int64_t i = 0; i < n; ++i) o[i * os] = in[i * is] - lse;
+                            // (x - m) - log(total), not x - (m + log(total)): the sum m + log
+                            // would round to the (coarse) spacing of floats near m.
+                            const T log_total = static_cast<T>(std::log(total));
+                            for (std::int64_t i = 0; i < n; ++i)
+                              o[i * os] = (in[i * is] - m) - log_total;
                           } else {
                             const T inv = static_cast<T>(1.0 / total);
                             for (std::int64_t i = 0; i < n; ++i) o[i * os] *= inv;

@@ -67,7 +67,7 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
   check_defined(x, "chunk");
   check(chunks > 0, "chunk: number of chunks must be positive, got {}", chunks);
-  const std::int64_t n = x.size(dim);
+  const std::int64_t n = x.size(normalize_dim(dim, x.dim(), "chunk"));  // a bad dim names chunk
   return split(x, std::max<std::int64_t>((n + chunks - 1) / chunks, 1), dim);
 }
 

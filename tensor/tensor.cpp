@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tensor/iterate.h"
+#include "tensor/pool.h"
 
 namespace seqgrad {
 
@@ -14,7 +15,8 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, Dims shape, Dims strides, std::
 Tensor Tensor::empty(const Dims& shape, DType dtype) {
   for (auto s : shape) check(s >= 0, "empty: negative size in shape {}", shape);
   const auto nbytes = static_cast<std::size_t>(shape.numel()) * itemsize(dtype);
-  return Tensor(std::make_shared<Storage>(nbytes), shape, contiguous_strides(shape), 0, dtype);
+  return Tensor(std::allocate_shared<Storage>(PoolAllocator<Storage>(), nbytes), shape,
+                contiguous_strides(shape), 0, dtype);
 }
 
 void check_defined(const Tensor& t, const char* op) {
@@ -22,9 +24,11 @@ void check_defined(const Tensor& t, const char* op) {
 }
 
 std::int64_t Tensor::size(std::int64_t d) const {
+  check_defined(*this, "size");
   return shape_[normalize_dim(d, dim(), "size")];
 }
 std::int64_t Tensor::stride(std::int64_t d) const {
+  check_defined(*this, "stride");
   return strides_[normalize_dim(d, dim(), "stride")];
 }
 
@@ -195,6 +199,7 @@ Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
 }
 
 Tensor Tensor::t() const {
+  check_defined(*this, "t");  // an undefined tensor has rank 0 and would pass the check below
   check(dim() <= 2, "t: expects a tensor of rank <= 2, got shape {}", shape_);
   return dim() < 2 ? *this : transpose(0, 1);
 }
@@ -311,6 +316,8 @@ Tensor Tensor::expand(const Dims& shape) const {
     } else {
       check(have == 1, "expand: the size of dim {} ({}) must match {} or be 1 (from {} to {})",
             i - lead, have, shape[i], shape_, shape);
+      // Without this a size-1 dim would take a negative size such as -2.
+      check(shape[i] >= 0, "expand: size {} is invalid (shape {})", shape[i], shape);
     }
   }
   return Tensor(storage_, sh, st, offset_, dtype_);

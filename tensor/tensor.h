@@ -42,6 +42,7 @@ class Tensor {
   // Typed pointer to element [0, 0, ...]. Checks that T matches the dtype.
   template <class T>
   T* data() const {
+    check(defined(), "data: the tensor is undefined (default-constructed)");
     check(dtype_of<T>() == dtype_, "data: tensor has dtype {}, asked for {}", dtype_,
           dtype_of<T>());
     return static_cast<T*>(storage_->data()) + offset_;

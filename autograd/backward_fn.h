@@ -1,0 +1,62 @@
+// BackwardFn: the type-erased backward closure a Node holds. Like a move-only std::function, but
+// the captured tensors live in the small-object pool (tensor/pool.h) instead of on the heap:
+// recording an op is the hot path of every training step.
+#pragma once
+
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "tensor/pool.h"
+#include "tensor/tensor.h"
+
+namespace seqgrad {
+
+class GradSlots;
+
+class BackwardFn {
+ public:
+  BackwardFn() = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, BackwardFn>>>
+  BackwardFn(F&& f) {  // NOLINT: implicit, like std::function
+    using Fn = std::decay_t<F>;
+    static_assert(alignof(Fn) <= 16, "backward closures must not need over-aligned storage");
+    object_ = new (detail::pool_allocate(sizeof(Fn))) Fn(std::forward<F>(f));
+    call_ = [](void* o, const Tensor& gy, GradSlots& dx) { (*static_cast<Fn*>(o))(gy, dx); };
+    destroy_ = [](void* o) {
+      static_cast<Fn*>(o)->~Fn();
+      detail::pool_deallocate(o, sizeof(Fn));
+    };
+  }
+  BackwardFn(BackwardFn&& other) noexcept { swap(other); }
+  BackwardFn& operator=(BackwardFn&& other) noexcept {
+    BackwardFn(std::move(other)).swap(*this);
+    return *this;
+  }
+  BackwardFn& operator=(std::nullptr_t) noexcept {
+    reset();
+    return *this;
+  }
+  BackwardFn(const BackwardFn&) = delete;
+  BackwardFn& operator=(const BackwardFn&) = delete;
+  ~BackwardFn() { reset(); }
+
+  void operator()(const Tensor& gy, GradSlots& dx) const { call_(object_, gy, dx); }
+  explicit operator bool() const { return object_ != nullptr; }
+
+ private:
+  void reset() noexcept {
+    if (object_) destroy_(object_);
+    object_ = nullptr;
+  }
+  void swap(BackwardFn& o) noexcept {
+    std::swap(object_, o.object_);
+    std::swap(call_, o.call_);
+    std::swap(destroy_, o.destroy_);
+  }
+  void* object_ = nullptr;
+  void (*call_)(void*, const Tensor&, GradSlots&) = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
+
+}  // namespace seqgrad
