@@ -1,0 +1,62 @@
+// Functional forms of the layers and losses (like torch.nn.functional). Each is a differentiable
+// op: forward and backward side by side in nn/functional_*.cpp, checked by gradcheck.
+#pragma once
+
+#include <optional>
+
+#include "autograd/all.h"
+
+namespace seqgrad::nn::functional {
+
+// --- dense (functional_dense.cpp) ---------------------------------------------------------------
+// y = x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined).
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias = {});
+// Rows of weight [num, dim] picked by int64 ids of any shape; the result has shape ids.shape + [dim].
+// Rows equal to padding_idx get no gradient.
+Variable embedding(const Tensor& ids, const Variable& weight,
+                   std::optional<std::int64_t> padding_idx = {});
+// Zeroes each element with probability p and scales the rest by 1/(1-p) when training.
+Variable dropout(const Variable& x, double p, bool training, Generator* gen = nullptr);
+// Normalises over the trailing dims of normalized_shape; weight and bias may be undefined.
+Variable layer_norm(const Variable& x, const Dims& normalized_shape, const Variable& weight = {},
+                    const Variable& bias = {}, double eps = 1e-5);
+// GELU, exact form x * Phi(x) (PyTorch's default approximate='none').
+Variable gelu(const Variable& x);
+
+// --- convolution and pooling (functional_conv.cpp) ----------------------------------------------
+struct Conv2dOptions {
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t pad_h = 0, pad_w = 0;
+  std::int64_t dilation_h = 1, dilation_w = 1;
+};
+// x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] (may be undefined) -> [N, OC, OH, OW].
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dOptions& options = {});
+// x [N, C, L], weight [OC, C, K], bias [OC] -> [N, OC, OL].
+Variable conv1d(const Variable& x, const Variable& weight, const Variable& bias,
+                std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t dilation = 1);
+// x [N, C, H, W]; window kernel, stride (0 means = kernel), zero... padding as in PyTorch.
+Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride = 0,
+                    std::int64_t padding = 0);
+Variable avg_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride = 0,
+                    std::int64_t padding = 0);
+
+// --- losses (functional_loss.cpp) ---------------------------------------------------------------
+enum class Reduction { None, Mean, Sum };
+
+// Cross-entropy of logits [N, C] (or [N, C, d...]) against int64 class indices [N] ([N, d...]),
+// fused with log_softmax. Targets equal to ignore_index contribute nothing and are not counted
+// in the mean. label_smoothing mixes the one-hot target with the uniform distribution.
+Variable cross_entropy(const Variable& logits, const Tensor& target,
+                       Reduction reduction = Reduction::Mean, std::int64_t ignore_index = -100,
+                       double label_smoothing = 0.0);
+// Negative log-likelihood of log-probabilities [N, C] against class indices [N].
+Variable nll_loss(const Variable& log_probs, const Tensor& target,
+                  Reduction reduction = Reduction::Mean, std::int64_t ignore_index = -100);
+Variable mse_loss(const Variable& input, const Variable& target,
+                  Reduction reduction = Reduction::Mean);
+// Stable: max(x, 0) - x t + log(1 + e^-|x|).
+Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable& target,
+                                          Reduction reduction = Reduction::Mean);
+
+}  // namespace seqgrad::nn::functional

@@ -1,0 +1,267 @@
+// Convolution as im2col + one GEMM, and pooling. Shapes: N batch, C channels, H x W image,
+// KH x KW kernel, OC output channels, OH x OW output; P = N * OH * OW output positions.
+//
+// conv2d forward:  cols [C*KH*KW, P] = im2col(x);  out [OC, P] = W [OC, C*KH*KW] @ cols (+ b)
+// conv2d backward: dW = gout @ cols^T;  dcols = W^T @ gout;  dx = col2im(dcols);  db = sum(gout)
+#include <limits>
+
+#include "autograd/node.h"
+#include "nn/functional.h"
+
+namespace seqgrad::nn::functional {
+
+namespace {
+
+struct ConvGeometry {
+  std::int64_t n, c, h, w, kh, kw, oh, ow;
+  Conv2dOptions o;
+  std::int64_t positions() const { return n * oh * ow; }
+  std::int64_t patch() const { return c * kh * kw; }
+};
+
+std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t pad,
+                      std::int64_t dilation) {
+  return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+}
+
+// cols[(c*KH + i)*KW + j][(n*OH + y)*OW + x] = input[n][c][y*sh - ph + i*dh][x*sw - pw + j*dw]
+template <class T>
+void im2col(const T* in, T* cols, const ConvGeometry& g) {
+  const std::int64_t P = g.positions(), OHW = g.oh * g.ow;
+  for (std::int64_t c = 0; c < g.c; ++c)
+    for (std::int64_t i = 0; i < g.kh; ++i)
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        T* row = cols + ((c * g.kh + i) * g.kw + j) * P;
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          const T* plane = in + (n * g.c + c) * g.h * g.w;
+          T* out = row + n * OHW;
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const std::int64_t iy = y * g.o.stride_h - g.o.pad_h + i * g.o.dilation_h;
+            T* dst = out + y * g.ow;
+            if (iy < 0 || iy >= g.h) {
+              std::fill_n(dst, g.ow, T(0));
+              continue;
+            }
+            const T* src = plane + iy * g.w;
+            const std::int64_t x0 = j * g.o.dilation_w - g.o.pad_w;
+            for (std::int64_t x = 0; x < g.ow; ++x) {
+              const std::int64_t ix = x * g.o.stride_w + x0;
+              dst[x] = (ix >= 0 && ix < g.w) ? src[ix] : T(0);
+            }
+          }
+        }
+      }
+}
+
+// The adjoint of im2col: every column entry is added back to the pixel it was copied from.
+template <class T>
+void col2im(const T* cols, T* in, const ConvGeometry& g) {
+  const std::int64_t P = g.positions(), OHW = g.oh * g.ow;
+  for (std::int64_t c = 0; c < g.c; ++c)
+    for (std::int64_t i = 0; i < g.kh; ++i)
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * P;
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          T* plane = in + (n * g.c + c) * g.h * g.w;
+          const T* src_rows = row + n * OHW;
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const std::int64_t iy = y * g.o.stride_h - g.o.pad_h + i * g.o.dilation_h;
+            if (iy < 0 || iy >= g.h) continue;
+            T* dst = plane + iy * g.w;
+            const T* src = src_rows + y * g.ow;
+            const std::int64_t x0 = j * g.o.dilation_w - g.o.pad_w;
+            for (std::int64_t x = 0; x < g.ow; ++x) {
+              const std::int64_t ix = x * g.o.stride_w + x0;
+              if (ix >= 0 && ix < g.w) dst[ix] += src[x];
+            }
+          }
+        }
+      }
+}
+
+// [OC, N, OHW] <-> [N, OC, OHW]: a transpose of the first two dims, as a copy.
+Tensor swap_first_dims(const Tensor& t, std::int64_t a, std::int64_t b, std::int64_t rest) {
+  return t.view({a, b, rest}).transpose(0, 1).contiguous();
+}
+
+}  // namespace
+
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dOptions& o) {
+  check(x.dim() == 4, "conv2d: input must be 4-D [N, C, H, W], got shape {}", x.shape());
+  check(weight.dim() == 4, "conv2d: weight must be 4-D [OC, C, KH, KW], got shape {}",
+        weight.shape());
+  check(x.size(1) == weight.size(1), "conv2d: input has {} channels, weight expects {} (shapes {} "
+        "and {})", x.size(1), weight.size(1), x.shape(), weight.shape());
+  check(o.stride_h > 0 && o.stride_w > 0 && o.dilation_h > 0 && o.dilation_w > 0 && o.pad_h >= 0 &&
+            o.pad_w >= 0,
+        "conv2d: stride and dilation must be positive and padding non-negative");
+  check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
+        "conv2d: bias of shape {} does not match {} output channels",
+        bias.defined() ? bias.shape() : Dims{}, weight.size(0));
+  check(x.dtype() == weight.dtype(), "conv2d: dtypes {} and {} differ", x.dtype(), weight.dtype());
+  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(2), weight.size(3), 0, 0, o};
+  g.oh = out_size(g.h, g.kh, o.stride_h, o.pad_h, o.dilation_h);
+  g.ow = out_size(g.w, g.kw, o.stride_w, o.pad_w, o.dilation_w);
+  check(g.oh > 0 && g.ow > 0, "conv2d: kernel {}x{} does not fit input of shape {} (padding {}x{})",
+        g.kh, g.kw, x.shape(), o.pad_h, o.pad_w);
+  const std::int64_t OC = weight.size(0), OHW = g.oh * g.ow;
+
+  const Tensor xin = x.value().contiguous();
+  Tensor cols = Tensor::empty({g.patch(), g.positions()}, x.dtype());
+  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() { im2col(xin.data<T>(), cols.data<T>(), g); });
+  const Tensor w2 = weight.value().reshape({OC, g.patch()});
+  Tensor out2 = Tensor::empty({OC, g.positions()}, x.dtype());
+  if (bias.defined()) {
+    out2.copy_(bias.value().unsqueeze(1));
+    gemm(w2, cols, out2, 1.0, 1.0);
+  } else {
+    gemm(w2, cols, out2);
+  }
+  const Tensor y = swap_first_dims(out2, OC, g.n, OHW).view({g.n, OC, g.oh, g.ow});
+
+  const bool has_bias = bias.defined();
+  const Dims w_shape = weight.shape();
+  auto backward = [g, cols, w2, OC, OHW, has_bias, w_shape](const Tensor& gy, GradSlots& dx) {
+    const Tensor gout = swap_first_dims(gy.contiguous(), g.n, OC, OHW).view({OC, g.positions()});
+    if (dx.needed(1)) dx[1] += matmul(gout, cols.t()).view(w_shape);
+    if (has_bias && dx.needed(2)) dx[2] += sum(gout, {1});
+    if (dx.needed(0)) {
+      const Tensor dcols = matmul(w2.t(), gout);
+      Tensor gx = zeros({g.n, g.c, g.h, g.w}, gy.dtype());
+      dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() { col2im(dcols.data<T>(), gx.data<T>(), g); });
+      dx[0] += gx;
+    }
+  };
+  if (has_bias) return record("conv2d", y, {x, weight, bias}, backward, {w2});
+  return record("conv2d", y, {x, weight}, backward, {w2});
+}
+
+// A 1-D convolution is a 2-D one over a height-1 image.
+Variable conv1d(const Variable& x, const Variable& weight, const Variable& bias,
+                std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
+  check(x.dim() == 3, "conv1d: input must be 3-D [N, C, L], got shape {}", x.shape());
+  check(weight.dim() == 3, "conv1d: weight must be 3-D [OC, C, K], got shape {}", weight.shape());
+  Conv2dOptions o;
+  o.stride_w = stride;
+  o.pad_w = padding;
+  o.dilation_w = dilation;
+  return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, o).squeeze(2);
+}
+
+namespace {
+
+struct PoolGeometry {
+  std::int64_t planes, h, w, k, stride, pad, oh, ow;
+};
+
+PoolGeometry pool_geometry(const Variable& x, std::int64_t kernel, std::int64_t stride,
+                           std::int64_t padding, const char* op) {
+  check(x.dim() == 4, "{}: input must be 4-D [N, C, H, W], got shape {}", op, x.shape());
+  check(kernel > 0, "{}: kernel size must be positive, got {}", op, kernel);
+  if (stride == 0) stride = kernel;
+  check(stride > 0, "{}: stride must be positive, got {}", op, stride);
+  check(padding >= 0 && 2 * padding <= kernel,
+        "{}: padding {} must be between 0 and half the kernel size {}", op, padding, kernel);
+  PoolGeometry g{x.size(0) * x.size(1), x.size(2), x.size(3), kernel, stride, padding, 0, 0};
+  g.oh = (g.h + 2 * padding - kernel) / stride + 1;
+  g.ow = (g.w + 2 * padding - kernel) / stride + 1;
+  check(g.oh > 0 && g.ow > 0, "{}: kernel {} does not fit input of shape {}", op, kernel,
+        x.shape());
+  return g;
+}
+
+}  // namespace
+
+// y = max over each window;  dx[argmax] += gy (the argmax of each window is saved)
+Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
+                    std::int64_t padding) {
+  const PoolGeometry g = pool_geometry(x, kernel, stride, padding, "max_pool2d");
+  const Tensor xin = x.value().contiguous();
+  Tensor y = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
+  Tensor argmax = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, kInt64);
+  dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
+    const T* in = xin.data<T>();
+    T* out = y.data<T>();
+    std::int64_t* arg = argmax.data<std::int64_t>();
+    for (std::int64_t p = 0; p < g.planes; ++p)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          T best = -std::numeric_limits<T>::infinity();
+          std::int64_t where = -1;
+          for (std::int64_t i = 0; i < g.k; ++i) {
+            const std::int64_t iy = oy * g.stride - g.pad + i;
+            if (iy < 0 || iy >= g.h) continue;
+            for (std::int64_t j = 0; j < g.k; ++j) {
+              const std::int64_t ix = ox * g.stride - g.pad + j;
+              if (ix < 0 || ix >= g.w) continue;
+              const T v = in[(p * g.h + iy) * g.w + ix];
+              if (v > best || v != v || where < 0) {
+                best = v;
+                where = (p * g.h + iy) * g.w + ix;
+                if (v != v) break;
+              }
+            }
+          }
+          const std::int64_t o = (p * g.oh + oy) * g.ow + ox;
+          out[o] = best;
+          arg[o] = where;
+        }
+  });
+  const Dims in_shape = x.shape();
+  return record("max_pool2d", y, {x}, [argmax, in_shape](const Tensor& gy, GradSlots& dx) {
+    Tensor gx = zeros(in_shape, gy.dtype());
+    const Tensor gyc = gy.contiguous();
+    dispatch_floating(gy.dtype(), "max_pool2d", [&]<class T>() {
+      const T* src = gyc.data<T>();
+      T* dst = gx.data<T>();
+      const std::int64_t* arg = argmax.data<std::int64_t>();
+      for (std::int64_t o = 0, n = gyc.numel(); o < n; ++o) dst[arg[o]] += src[o];
+    });
+    dx[0] += gx;
+  });
+}
+
+// y = mean over each window, padding counted as zeros (PyTorch's count_include_pad=True);
+// dx += gy / k^2 over each window.
+Variable avg_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
+                    std::int64_t padding) {
+  const PoolGeometry g = pool_geometry(x, kernel, stride, padding, "avg_pool2d");
+  const Tensor xin = x.value().contiguous();
+  Tensor y = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
+  // Visits every (output, input) pair of the windows: f(output index, input index).
+  auto each_window = [g](auto&& f) {
+    for (std::int64_t p = 0; p < g.planes; ++p)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox)
+          for (std::int64_t i = 0; i < g.k; ++i) {
+            const std::int64_t iy = oy * g.stride - g.pad + i;
+            if (iy < 0 || iy >= g.h) continue;
+            for (std::int64_t j = 0; j < g.k; ++j) {
+              const std::int64_t ix = ox * g.stride - g.pad + j;
+              if (ix >= 0 && ix < g.w) f((p * g.oh + oy) * g.ow + ox, (p * g.h + iy) * g.w + ix);
+            }
+          }
+  };
+  const double scale = 1.0 / static_cast<double>(g.k * g.k);
+  dispatch_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
+    const T* in = xin.data<T>();
+    T* out = y.data<T>();
+    std::fill_n(out, y.numel(), T(0));
+    each_window([&](std::int64_t o, std::int64_t i) { out[o] += in[i]; });
+    for (std::int64_t o = 0, n = y.numel(); o < n; ++o) out[o] *= static_cast<T>(scale);
+  });
+  const Dims in_shape = x.shape();
+  return record("avg_pool2d", y, {x}, [in_shape, each_window, scale](const Tensor& gy, GradSlots& dx) {
+    Tensor gx = zeros(in_shape, gy.dtype());
+    const Tensor gyc = gy.contiguous();
+    dispatch_floating(gy.dtype(), "avg_pool2d", [&]<class T>() {
+      const T* src = gyc.data<T>();
+      T* dst = gx.data<T>();
+      each_window([&](std::int64_t o, std::int64_t i) { dst[i] += src[o] * static_cast<T>(scale); });
+    });
+    dx[0] += gx;
+  });
+}
+
+}  // namespace seqgrad::nn::functional

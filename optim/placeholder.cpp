@@ -1,0 +1,1 @@
+// Replaced by the optimisers (remove this file once optim/ has real sources).
