@@ -7,6 +7,18 @@
 
 namespace seqgrad {
 
+namespace {
+// Names are user text: quote characters and backslashes would end the DOT label early.
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
 std::string to_dot(const Variable& root) {
   check(root.defined(), "to_dot: the variable is undefined");
   std::string out = "digraph autograd {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n";
@@ -17,7 +29,7 @@ std::string to_dot(const Variable& root) {
     return it->second;
   };
   auto leaf_label = [](const VariableImpl& v) {
-    return fmt::format("{}\\n{} {}", v.name.empty() ? "leaf" : v.name, v.value.shape(),
+    return fmt::format("{}\\n{} {}", v.name.empty() ? "leaf" : escape(v.name), v.value.shape(),
                        v.value.dtype());
   };
 
@@ -31,7 +43,7 @@ std::string to_dot(const Variable& root) {
   // Walk the nodes iteratively (graphs can be deep).
   std::vector<Node*> stack{root.grad_fn().get()};
   id_of(stack.back(), is_new);
-  const std::string root_name = root.name().empty() ? "" : root.name() + " = ";
+  const std::string root_name = root.name().empty() ? "" : escape(root.name()) + " = ";
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();

@@ -88,12 +88,12 @@ Variable record_many(const char* op, Tensor value, const std::vector<Variable>& 
 // ----------------------------------------------------------------------------------------------
 // Accumulation
 
-void GradSlots::accumulate(int i, const Tensor& g_in) {
+void GradSlots::accumulate(int i, Tensor g) {
   Edge& e = edges_[i];
   if (!e.needed()) return;
-  check(g_in.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}",
-        op_, g_in.dtype(), e.dtype);
-  Tensor g = sum_to(g_in, e.shape, op_);
+  check(g.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}",
+        op_, g.dtype(), e.dtype);
+  if (!(g.shape() == e.shape)) g = sum_to(g, e.shape, op_);
   if (e.node) {
     // Intermediate gradients are never modified in place, so sharing storage here is safe.
     Tensor& acc = e.node->grad;

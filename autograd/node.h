@@ -42,7 +42,8 @@ class GradSlots {
     Slot(GradSlots& owner, int i) : owner_(owner), i_(i) {}
     bool needed() const { return owner_.edges_[i_].needed(); }
     // Accumulates a gradient contribution (a no-op when this input needs none).
-    void operator+=(const Tensor& g) { owner_.accumulate(i_, g); }
+    // By value: a temporary moves in, so accumulate() can tell it is unshared and keep it.
+    void operator+=(Tensor g) { owner_.accumulate(i_, std::move(g)); }
 
    private:
     GradSlots& owner_;
@@ -53,7 +54,7 @@ class GradSlots {
   bool needed(int i) const { return edges_[i].needed(); }
 
  private:
-  void accumulate(int i, const Tensor& g);
+  void accumulate(int i, Tensor g);
   const char* op_;
   EdgeList& edges_;
 };

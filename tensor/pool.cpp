@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <utility>
 
 namespace seqgrad::detail {
 
@@ -11,10 +12,17 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-// Trivially destructible on purpose: objects may still be freed during static destruction, after
-// the thread's destructors have run, and must find a valid list then.
+// Set when this thread's pool has been torn down. Trivially destructible, so it can still be read
+// while the thread (or the process) exits: objects freed after that go straight to free().
+thread_local bool pool_gone = false;
+
 struct ThreadPool {
   std::array<FreeBlock*, kPoolMaxBytes / kPoolGranule + 1> lists{};
+  ~ThreadPool() {
+    pool_gone = true;
+    for (FreeBlock* head : lists)
+      while (head) std::free(std::exchange(head, head->next));
+  }
 };
 
 thread_local ThreadPool pool;
@@ -24,7 +32,7 @@ std::size_t size_class(std::size_t bytes) { return (bytes + kPoolGranule - 1) / 
 }  // namespace
 
 void* pool_allocate(std::size_t bytes) {
-  if (bytes > kPoolMaxBytes) {
+  if (bytes > kPoolMaxBytes || pool_gone) {
     if (void* p = std::malloc(bytes)) return p;
     throw std::bad_alloc();
   }
@@ -39,7 +47,7 @@ void* pool_allocate(std::size_t bytes) {
 
 void pool_deallocate(void* p, std::size_t bytes) noexcept {
   if (p == nullptr) return;
-  if (bytes > kPoolMaxBytes) {
+  if (bytes > kPoolMaxBytes || pool_gone) {
     std::free(p);
     return;
   }

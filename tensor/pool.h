@@ -1,8 +1,8 @@
 // A per-thread pool for the small objects every operation creates (tensor storage headers, graph
 // nodes, their edge lists and backward closures). Freed blocks go on an intrusive free list per
 // 16-byte size class and are reused, so recording an op costs no trips to malloc in steady state.
-// A block freed on another thread joins that thread's lists; nothing is ever handed back to a
-// thread that is gone.
+// A block freed on another thread joins that thread's lists; a thread's lists are returned to the
+// system when it exits.
 #pragma once
 
 #include <cstddef>
