@@ -2,6 +2,7 @@
 // Notation: x, a, b are inputs; y the output; gy = dL/dy; dx[i] += dL/d(input i).
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "tensor/iterate.h"
 
 namespace seqgrad {
 
@@ -58,11 +59,15 @@ Variable sigmoid(const Variable& x) {
   }, {y});
 }
 
-// y = max(x, 0);  dx = gy where y > 0, else 0
+// y = max(x, 0);  dx = gy where y > 0, else 0 (one fused pass: ReLU follows every conv layer)
 Variable relu(const Variable& x) {
   const Tensor y = relu(x.value());
   return record("relu", y, {x}, [y](const Tensor& gy, GradSlots& dx) {
-    dx[0] += masked_fill(gy, le(y, 0.0), 0.0);
+    Tensor g = Tensor::empty(y.shape(), y.dtype());
+    dispatch_numeric(y.dtype(), "relu", [&]<class T>() {
+      detail::map2<T, T, T>(g, gy, y, "relu", [](T a, T b) { return b > T(0) ? a : T(0); });
+    });
+    dx[0] += std::move(g);
   }, {y});
 }
 

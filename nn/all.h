@@ -2,6 +2,7 @@
 #pragma once
 
 #include "autograd/all.h"
+#include "nn/checkpoint.h"
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers.h"

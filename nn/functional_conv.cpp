@@ -1,9 +1,12 @@
-// Convolution as im2col + one GEMM, and pooling. Shapes: N batch, C channels, H x W image,
-// KH x KW kernel, OC output channels, OH x OW output; P = N * OH * OW output positions.
+// Convolution as im2col + GEMM, and pooling. Shapes: N batch, C channels, H x W image,
+// KH x KW kernel, OC output channels, OH x OW output; K = C*KH*KW values per output position.
 //
-// conv2d forward:  cols [C*KH*KW, P] = im2col(x);  out [OC, P] = W [OC, C*KH*KW] @ cols (+ b)
-// conv2d backward: dW = gout @ cols^T;  dcols = W^T @ gout;  dx = col2im(dcols);  db = sum(gout)
+// For each sample n (one GEMM each, writing straight into the NCHW output: no transposes):
+//   forward:  cols_n [K, OH*OW] = im2col(x_n);   y_n [OC, OH*OW] = W [OC, K] @ cols_n (+ b)
+//   backward: dW += gy_n @ cols_n^T;  dcols = W^T @ gy_n;  dx_n = col2im(dcols);  db = sum(gy)
+#include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "autograd/node.h"
 #include "nn/functional.h"
@@ -24,17 +27,23 @@ std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t stride, std:
   return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
 }
 
-// cols[(c*KH + i)*KW + j][(n*OH + y)*OW + x] = input[n][c][y*sh - ph + i*dh][x*sw - pw + j*dw]
+// With stride 1, output columns [lo, hi) read input columns x + x0 inside the image.
+std::pair<std::int64_t, std::int64_t> valid_columns(const ConvGeometry& g, std::int64_t x0) {
+  const std::int64_t lo = std::clamp<std::int64_t>(-x0, 0, g.ow);
+  const std::int64_t hi = std::clamp<std::int64_t>(g.w - x0, lo, g.ow);
+  return {lo, hi};
+}
+
+// For one sample: cols[(c*KH + i)*KW + j][y*OW + x] = input[c][y*sh - ph + i*dh][x*sw - pw + j*dw]
 template <class T>
 void im2col(const T* in, T* cols, const ConvGeometry& g) {
-  const std::int64_t P = g.positions(), OHW = g.oh * g.ow;
+  const std::int64_t OHW = g.oh * g.ow;
   for (std::int64_t c = 0; c < g.c; ++c)
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
-        T* row = cols + ((c * g.kh + i) * g.kw + j) * P;
-        for (std::int64_t n = 0; n < g.n; ++n) {
-          const T* plane = in + (n * g.c + c) * g.h * g.w;
-          T* out = row + n * OHW;
+        T* out = cols + ((c * g.kh + i) * g.kw + j) * OHW;
+        {
+          const T* plane = in + c * g.h * g.w;
           for (std::int64_t y = 0; y < g.oh; ++y) {
             const std::int64_t iy = y * g.o.stride_h - g.o.pad_h + i * g.o.dilation_h;
             T* dst = out + y * g.ow;
@@ -44,6 +53,13 @@ void im2col(const T* in, T* cols, const ConvGeometry& g) {
             }
             const T* src = plane + iy * g.w;
             const std::int64_t x0 = j * g.o.dilation_w - g.o.pad_w;
+            if (g.o.stride_w == 1) {  // the common case: zeros, one contiguous run, zeros
+              const auto [lo, hi] = valid_columns(g, x0);
+              std::fill(dst, dst + lo, T(0));
+              std::copy(src + lo + x0, src + hi + x0, dst + lo);
+              std::fill(dst + hi, dst + g.ow, T(0));
+              continue;
+            }
             for (std::int64_t x = 0; x < g.ow; ++x) {
               const std::int64_t ix = x * g.o.stride_w + x0;
               dst[x] = (ix >= 0 && ix < g.w) ? src[ix] : T(0);
@@ -53,23 +69,27 @@ void im2col(const T* in, T* cols, const ConvGeometry& g) {
       }
 }
 
-// The adjoint of im2col: every column entry is added back to the pixel it was copied from.
+// The adjoint of im2col (one sample): every column entry is added back to the pixel it came from.
 template <class T>
 void col2im(const T* cols, T* in, const ConvGeometry& g) {
-  const std::int64_t P = g.positions(), OHW = g.oh * g.ow;
+  const std::int64_t OHW = g.oh * g.ow;
   for (std::int64_t c = 0; c < g.c; ++c)
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
-        const T* row = cols + ((c * g.kh + i) * g.kw + j) * P;
-        for (std::int64_t n = 0; n < g.n; ++n) {
-          T* plane = in + (n * g.c + c) * g.h * g.w;
-          const T* src_rows = row + n * OHW;
+        const T* src_rows = cols + ((c * g.kh + i) * g.kw + j) * OHW;
+        {
+          T* plane = in + c * g.h * g.w;
           for (std::int64_t y = 0; y < g.oh; ++y) {
             const std::int64_t iy = y * g.o.stride_h - g.o.pad_h + i * g.o.dilation_h;
             if (iy < 0 || iy >= g.h) continue;
             T* dst = plane + iy * g.w;
             const T* src = src_rows + y * g.ow;
             const std::int64_t x0 = j * g.o.dilation_w - g.o.pad_w;
+            if (g.o.stride_w == 1) {
+              const auto [lo, hi] = valid_columns(g, x0);
+              for (std::int64_t x = lo; x < hi; ++x) dst[x + x0] += src[x];
+              continue;
+            }
             for (std::int64_t x = 0; x < g.ow; ++x) {
               const std::int64_t ix = x * g.o.stride_w + x0;
               if (ix >= 0 && ix < g.w) dst[ix] += src[x];
@@ -79,10 +99,6 @@ void col2im(const T* cols, T* in, const ConvGeometry& g) {
       }
 }
 
-// [OC, N, OHW] <-> [N, OC, OHW]: a transpose of the first two dims, as a copy.
-Tensor swap_first_dims(const Tensor& t, std::int64_t a, std::int64_t b, std::int64_t rest) {
-  return t.view({a, b, rest}).transpose(0, 1).contiguous();
-}
 
 }  // namespace
 
@@ -108,31 +124,42 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const std::int64_t OC = weight.size(0), OHW = g.oh * g.ow;
 
   const Tensor xin = x.value().contiguous();
-  Tensor cols = Tensor::empty({g.patch(), g.positions()}, x.dtype());
-  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() { im2col(xin.data<T>(), cols.data<T>(), g); });
-  const Tensor w2 = weight.value().reshape({OC, g.patch()});
-  Tensor out2 = Tensor::empty({OC, g.positions()}, x.dtype());
-  if (bias.defined()) {
-    out2.copy_(bias.value().unsqueeze(1));
-    gemm(w2, cols, out2, 1.0, 1.0);
-  } else {
-    gemm(w2, cols, out2);
-  }
-  const Tensor y = swap_first_dims(out2, OC, g.n, OHW).view({g.n, OC, g.oh, g.ow});
+  const std::int64_t K = g.patch();
+  Tensor cols = Tensor::empty({g.n, K, OHW}, x.dtype());
+  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
+    for (std::int64_t n = 0; n < g.n; ++n)
+      im2col(xin.data<T>() + n * g.c * g.h * g.w, cols.data<T>() + n * K * OHW, g);
+  });
+  const Tensor w2 = weight.value().reshape({OC, K});
+  Tensor y = Tensor::empty({g.n, OC, OHW}, x.dtype());
+  if (bias.defined()) y.copy_(bias.value().view({1, OC, 1}));
+  for (std::int64_t n = 0; n < g.n; ++n)
+    gemm(w2, cols.select(0, n), y.select(0, n), 1.0, bias.defined() ? 1.0 : 0.0);
 
   const bool has_bias = bias.defined();
   const Dims w_shape = weight.shape();
-  auto backward = [g, cols, w2, OC, OHW, has_bias, w_shape](const Tensor& gy, GradSlots& dx) {
-    const Tensor gout = swap_first_dims(gy.contiguous(), g.n, OC, OHW).view({OC, g.positions()});
-    if (dx.needed(1)) dx[1] += matmul(gout, cols.t()).view(w_shape);
-    if (has_bias && dx.needed(2)) dx[2] += sum(gout, {1});
+  auto backward = [g, cols, w2, OC, OHW, K, has_bias, w_shape](const Tensor& gy_in, GradSlots& dx) {
+    const Tensor gy = gy_in.contiguous().view({g.n, OC, OHW});
+    if (dx.needed(1)) {
+      Tensor gw = Tensor::empty({OC, K}, gy.dtype());
+      for (std::int64_t n = 0; n < g.n; ++n)
+        gemm(gy.select(0, n), cols.select(0, n).t(), gw, 1.0, n == 0 ? 0.0 : 1.0);
+      dx[1] += gw.view(w_shape);
+    }
+    if (has_bias && dx.needed(2)) dx[2] += sum(gy, {0, 2});
     if (dx.needed(0)) {
-      const Tensor dcols = matmul(w2.t(), gout);
       Tensor gx = zeros({g.n, g.c, g.h, g.w}, gy.dtype());
-      dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() { col2im(dcols.data<T>(), gx.data<T>(), g); });
+      Tensor dcols = Tensor::empty({K, OHW}, gy.dtype());
+      dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() {
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          gemm(w2.t(), gy.select(0, n), dcols);
+          col2im(dcols.data<T>(), gx.data<T>() + n * g.c * g.h * g.w, g);
+        }
+      });
       dx[0] += gx;
     }
   };
+  y = y.view({g.n, OC, g.oh, g.ow});
   if (has_bias) return record("conv2d", y, {x, weight, bias}, backward, {w2});
   return record("conv2d", y, {x, weight}, backward, {w2});
 }
@@ -150,6 +177,15 @@ Variable conv1d(const Variable& x, const Variable& weight, const Variable& bias,
 }
 
 namespace {
+
+// Index of the larger of in[ia] and in[ib]: the first on ties; a NaN wins, as in PyTorch.
+// Integer arithmetic instead of a conditional: the winner is unpredictable, a branch would miss.
+template <class T>
+std::int64_t larger(const T* in, std::int64_t ia, std::int64_t ib) {
+  const T a = in[ia], b = in[ib];
+  const auto take_b = static_cast<std::int64_t>(((b > a) | (b != b)) & (a == a));
+  return ia + take_b * (ib - ia);
+}
 
 struct PoolGeometry {
   std::int64_t planes, h, w, k, stride, pad, oh, ow;
@@ -184,6 +220,20 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
     const T* in = xin.data<T>();
     T* out = y.data<T>();
     std::int64_t* arg = argmax.data<std::int64_t>();
+    if (g.k == 2 && g.stride == 2 && g.pad == 0) {  // the usual 2x2 pooling: no bounds checks
+      for (std::int64_t p = 0; p < g.planes; ++p)
+        for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+          const std::int64_t top = (p * g.h + 2 * oy) * g.w;
+          for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+            const std::int64_t i0 = top + 2 * ox, i2 = i0 + g.w;
+            const std::int64_t i = larger(in, larger(in, i0, i0 + 1), larger(in, i2, i2 + 1));
+            const std::int64_t o = (p * g.oh + oy) * g.ow + ox;
+            out[o] = in[i];
+            arg[o] = i;
+          }
+        }
+      return;
+    }
     for (std::int64_t p = 0; p < g.planes; ++p)
       for (std::int64_t oy = 0; oy < g.oh; ++oy)
         for (std::int64_t ox = 0; ox < g.ow; ++ox) {

@@ -14,6 +14,12 @@ namespace seqgrad::optim {
 
 class Optimizer {
  public:
+  // A per-parameter buffer an optimiser declares (its state_dict name and starting value).
+  struct BufferSpec {
+    std::string name;
+    double initial_value = 0.0;
+  };
+
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -47,10 +53,6 @@ class Optimizer {
   struct ParamState {
     std::int64_t step = 0;        // updates this parameter received, including the current one
     std::vector<Tensor> buffers;  // in the order of buffer_names; empty until the first update
-  };
-  struct BufferSpec {
-    std::string name;
-    double initial_value = 0.0;
   };
 
   // Checks the parameters: defined, floating point, contiguous, requiring grad, no duplicates.
@@ -90,7 +92,7 @@ class Optimizer {
  private:
   ParamState& prepare(std::size_t i);  // allocates the buffers on the first update
   void check_scalar(const std::map<std::string, Tensor>& state, const std::string& name,
-                    bool whole_number) const;
+                    double min_value) const;
 
   std::string type_name_;
   std::vector<Variable> params_;

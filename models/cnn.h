@@ -1,0 +1,16 @@
+// The Fashion-MNIST classifier of the `seqgrad classify` command:
+//   conv(1->32, 3x3, pad 1) + ReLU + maxpool 2 -> conv(32->64, 3x3, pad 1) + ReLU + maxpool 2
+//   -> flatten -> Linear(3136 -> 128) + ReLU -> Linear(128 -> 10)
+// as one nn::Sequential, so its parameter names ("0.weight", "3.weight", "7.weight", "9.weight")
+// are those of the same nn.Sequential in PyTorch (bench/torch_cnn.py).
+#pragma once
+
+#include <memory>
+
+#include "nn/all.h"
+
+namespace seqgrad::models {
+
+std::shared_ptr<nn::Sequential> make_fashion_cnn(Generator* gen = nullptr);
+
+}  // namespace seqgrad::models

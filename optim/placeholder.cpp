@@ -1,1 +1,0 @@
-// Replaced by the optimisers (remove this file once optim/ has real sources).

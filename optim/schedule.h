@@ -1,0 +1,85 @@
+// Learning rate schedulers: each sets its optimiser's lr from the epoch (or iteration) count, in
+// the closed forms of the PyTorch 1.13 documentation (torch.optim.lr_scheduler). As in PyTorch,
+// constructing one sets the epoch-0 rate and step() is called once per epoch, after the
+// optimiser's step(). The base rate is the optimiser's lr at construction.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "optim/optimizer.h"
+
+namespace seqgrad::optim {
+
+class LRScheduler {
+ public:
+  virtual ~LRScheduler() = default;
+  LRScheduler(const LRScheduler&) = delete;
+  LRScheduler& operator=(const LRScheduler&) = delete;
+
+  // Advances one epoch and sets the optimiser's lr.
+  void step();
+  double last_lr() const { return last_lr_; }
+  std::int64_t last_epoch() const { return last_epoch_; }
+  double base_lr() const { return base_lr_; }
+  // The rate at any epoch >= 0, without changing anything.
+  virtual double lr_at(std::int64_t epoch) const = 0;
+
+  // "last_epoch" and "base_lr" as 0-d float64 tensors. Loading validates both first, then sets
+  // last_lr() but not the optimiser's lr, which the optimiser's own state dict restores.
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& state);
+
+ protected:
+  LRScheduler(const char* type_name, Optimizer& optimizer);
+  // Sets the epoch-0 rate: called at the end of each derived constructor, once lr_at() works.
+  void start();
+
+  const char* type_name_;
+
+ private:
+  Optimizer& optimizer_;
+  double base_lr_;
+  std::int64_t last_epoch_ = -1;
+  double last_lr_;
+};
+
+// lr = base_lr * gamma^floor(epoch / step_size)
+class StepLR : public LRScheduler {
+ public:
+  StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
+  double lr_at(std::int64_t epoch) const override;
+
+ private:
+  std::int64_t step_size_;
+  double gamma_;
+};
+
+// lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2, which keeps following
+// the cosine (back up again) past T_max, as PyTorch's recursive form does.
+class CosineAnnealingLR : public LRScheduler {
+ public:
+  CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min = 0.0);
+  double lr_at(std::int64_t epoch) const override;
+
+ private:
+  std::int64_t t_max_;
+  double eta_min_;
+};
+
+// Linear warm-up (or decay): the factor goes from start_factor at epoch 0 to end_factor at
+// total_iters and stays there. lr = base_lr * (start + (end - start) * min(epoch, total) / total).
+class LinearLR : public LRScheduler {
+ public:
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+           std::int64_t total_iters = 5);
+  double lr_at(std::int64_t epoch) const override;
+
+ private:
+  double start_factor_;
+  double end_factor_;
+  std::int64_t total_iters_;
+};
+
+}  // namespace seqgrad::optim
