@@ -10,6 +10,7 @@
 
 #include "autograd/node.h"
 #include "nn/functional.h"
+#include "tensor/parallel.h"
 
 namespace seqgrad::nn::functional {
 
@@ -22,9 +23,13 @@ struct ConvGeometry {
   std::int64_t patch() const { return c * kh * kw; }
 };
 
+// Output length of a window sliding over `in` padded on both sides; 0 when the (dilated) window
+// does not fit. The span is checked first because C++ division truncates toward zero: a span of
+// -1 with stride 2 would otherwise give 1 output reading outside the input (PyTorch: an error).
 std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t pad,
                       std::int64_t dilation) {
-  return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  const std::int64_t span = in + 2 * pad - dilation * (k - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 // With stride 1, output columns [lo, hi) read input columns x + x0 inside the image.
@@ -126,15 +131,20 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Tensor xin = x.value().contiguous();
   const std::int64_t K = g.patch();
   Tensor cols = Tensor::empty({g.n, K, OHW}, x.dtype());
-  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
-    for (std::int64_t n = 0; n < g.n; ++n)
-      im2col(xin.data<T>() + n * g.c * g.h * g.w, cols.data<T>() + n * K * OHW, g);
-  });
   const Tensor w2 = weight.value().reshape({OC, K});
   Tensor y = Tensor::empty({g.n, OC, OHW}, x.dtype());
   if (bias.defined()) y.copy_(bias.value().view({1, OC, 1}));
-  for (std::int64_t n = 0; n < g.n; ++n)
-    gemm(w2, cols.select(0, n), y.select(0, n), 1.0, bias.defined() ? 1.0 : 0.0);
+  // Samples are independent: split them over the threads, each running single-threaded GEMMs.
+  const double beta = bias.defined() ? 1.0 : 0.0;
+  dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
+    BlasSingleThreaded one_blas_thread;
+    parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t n = begin; n < end; ++n) {
+        im2col(xin.data<T>() + n * g.c * g.h * g.w, cols.data<T>() + n * K * OHW, g);
+        gemm(w2, cols.select(0, n), y.select(0, n), 1.0, beta);
+      }
+    });
+  });
 
   const bool has_bias = bias.defined();
   const Dims w_shape = weight.shape();
@@ -149,12 +159,15 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
     if (has_bias && dx.needed(2)) dx[2] += sum(gy, {0, 2});
     if (dx.needed(0)) {
       Tensor gx = zeros({g.n, g.c, g.h, g.w}, gy.dtype());
-      Tensor dcols = Tensor::empty({K, OHW}, gy.dtype());
       dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() {
-        for (std::int64_t n = 0; n < g.n; ++n) {
-          gemm(w2.t(), gy.select(0, n), dcols);
-          col2im(dcols.data<T>(), gx.data<T>() + n * g.c * g.h * g.w, g);
-        }
+        BlasSingleThreaded one_blas_thread;
+        parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
+          Tensor dcols = Tensor::empty({K, OHW}, gy.dtype());  // one buffer per thread
+          for (std::int64_t n = begin; n < end; ++n) {
+            gemm(w2.t(), gy.select(0, n), dcols);
+            col2im(dcols.data<T>(), gx.data<T>() + n * g.c * g.h * g.w, g);
+          }
+        });
       });
       dx[0] += gx;
     }
@@ -169,6 +182,14 @@ Variable conv1d(const Variable& x, const Variable& weight, const Variable& bias,
                 std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
   check(x.dim() == 3, "conv1d: input must be 3-D [N, C, L], got shape {}", x.shape());
   check(weight.dim() == 3, "conv1d: weight must be 3-D [OC, C, K], got shape {}", weight.shape());
+  // Checked here too, so that errors name conv1d and the 3-D shapes the caller passed.
+  check(x.size(1) == weight.size(1), "conv1d: input has {} channels, weight expects {} (shapes {} "
+        "and {})", x.size(1), weight.size(1), x.shape(), weight.shape());
+  check(stride > 0 && dilation > 0 && padding >= 0,
+        "conv1d: stride and dilation must be positive and padding non-negative");
+  check(out_size(x.size(2), weight.size(2), stride, padding, dilation) > 0,
+        "conv1d: kernel {} (dilation {}) does not fit input of shape {} (padding {})",
+        weight.size(2), dilation, x.shape(), padding);
   Conv2dOptions o;
   o.stride_w = stride;
   o.pad_w = padding;
@@ -200,8 +221,8 @@ PoolGeometry pool_geometry(const Variable& x, std::int64_t kernel, std::int64_t 
   check(padding >= 0 && 2 * padding <= kernel,
         "{}: padding {} must be between 0 and half the kernel size {}", op, padding, kernel);
   PoolGeometry g{x.size(0) * x.size(1), x.size(2), x.size(3), kernel, stride, padding, 0, 0};
-  g.oh = (g.h + 2 * padding - kernel) / stride + 1;
-  g.ow = (g.w + 2 * padding - kernel) / stride + 1;
+  g.oh = out_size(g.h, kernel, stride, padding, 1);
+  g.ow = out_size(g.w, kernel, stride, padding, 1);
   check(g.oh > 0 && g.ow > 0, "{}: kernel {} does not fit input of shape {}", op, kernel,
         x.shape());
   return g;
@@ -221,7 +242,8 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
     T* out = y.data<T>();
     std::int64_t* arg = argmax.data<std::int64_t>();
     if (g.k == 2 && g.stride == 2 && g.pad == 0) {  // the usual 2x2 pooling: no bounds checks
-      for (std::int64_t p = 0; p < g.planes; ++p)
+      parallel_for(g.planes, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t p = first; p < last; ++p)
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
           const std::int64_t top = (p * g.h + 2 * oy) * g.w;
           for (std::int64_t ox = 0; ox < g.ow; ++ox) {
@@ -232,6 +254,7 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
             arg[o] = i;
           }
         }
+      });
       return;
     }
     for (std::int64_t p = 0; p < g.planes; ++p)

@@ -48,6 +48,14 @@ Variable embedding(const Tensor& ids, const Variable& weight,
   check_defined(ids, "embedding");
   check(ids.dtype() == kInt64, "embedding: ids must be int64, got {}", ids.dtype());
   check(weight.dim() == 2, "embedding: weight must be 2-D [num, dim], got shape {}", weight.shape());
+  // As in torch.nn.functional.embedding: a negative padding_idx counts from the end (it would
+  // otherwise match no id and the padding row would be trained), and it must name a row.
+  if (padding_idx) {
+    check(*padding_idx >= -weight.size(0) && *padding_idx < weight.size(0),
+          "embedding: padding_idx {} is out of range for {} embeddings", *padding_idx,
+          weight.size(0));
+    if (*padding_idx < 0) *padding_idx += weight.size(0);
+  }
   const Tensor flat = ids.reshape({-1});
   Dims out_shape = ids.shape();
   out_shape.push_back(weight.size(1));

@@ -114,7 +114,9 @@ Variable nll_loss(const Variable& log_probs, const Tensor& target_in, Reduction 
   const std::int64_t C = rows.size(1);
   const Tensor keep = ne(target, static_cast<double>(ignore_index));
   const Tensor safe = where(keep, target, zeros_like(target));
-  const std::int64_t* tp = target.contiguous().data<std::int64_t>();
+  // A named copy: data() of a temporary contiguous() (a non-contiguous target) would dangle.
+  const Tensor target_c = target.contiguous();
+  const std::int64_t* tp = target_c.data<std::int64_t>();
   for (std::int64_t i = 0; i < target.numel(); ++i)
     check(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C),
           "nll_loss: target {} at position {} is out of range for {} classes", tp[i], i, C);

@@ -58,8 +58,10 @@ const Tensor& orthogonal_(const Tensor& t, double gain, Generator* gen) {
     for (std::int64_t e = 0; e < len; ++e) norm += qi[e] * qi[e];
     norm = std::sqrt(norm);
     check(norm > 1e-12, "orthogonal_: degenerate random matrix; try another seed");
-    for (std::int64_t e = 0; e < len; ++e) qi[e] *= gain / norm;
+    // Unit length here: the projections onto q_i above assume it. The gain is applied after.
+    for (std::int64_t e = 0; e < len; ++e) qi[e] /= norm;
   }
+  for (auto& v : q) v *= gain;
   Tensor m = from_vector(q, {k, len});
   t.view({rows, cols}).copy_(by_rows ? m : m.t());
   return t;

@@ -68,7 +68,8 @@ void clip_grad_value_(const std::vector<Variable>& params, double clip_value) {
     dispatch_floating(g.dtype(), "clip_grad_value_", [&]<class T>() {
       T* x = g.data<T>();
       const T hi = static_cast<T>(clip_value), lo = -hi;
-      for (std::int64_t i = 0; i < g.numel(); ++i) x[i] = std::min(std::max(x[i], lo), hi);
+      const std::int64_t n = g.numel();
+      for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], lo), hi);
     });
     g.bump_version();
   }

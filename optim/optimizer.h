@@ -52,7 +52,7 @@ class Optimizer {
   // for them to the constructor) on the parameter's first update.
   struct ParamState {
     std::int64_t step = 0;        // updates this parameter received, including the current one
-    std::vector<Tensor> buffers;  // in the order of buffer_names; empty until the first update
+    std::vector<Tensor> buffers;  // as declared by the optimiser; empty until the first update
   };
 
   // Checks the parameters: defined, floating point, contiguous, requiring grad, no duplicates.
@@ -72,9 +72,8 @@ class Optimizer {
       ParamState& s = prepare(i);
       ++s.step;
       const Tensor g = p.grad().contiguous();  // leaf gradients already are: no copy
-      dispatch_floating(p.dtype(), type_name_.c_str(), [&]<class T>() {
-        update(p.value().data<T>(), static_cast<const T*>(g.data<T>()), p.numel(), s);
-      });
+      dispatch_floating(p.dtype(), type_name_.c_str(),
+                        [&]<class T>() { update(p.value().data<T>(), g.data<T>(), p.numel(), s); });
       p.value().bump_version();
     }
     ++steps_;

@@ -36,28 +36,38 @@ void RMSprop::step() {
     const T alpha = static_cast<T>(o.alpha), c = static_cast<T>(1.0 - o.alpha);
     const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
     const T mu = static_cast<T>(o.momentum), neg_lr = static_cast<T>(-lr);
-    const bool decay = o.weight_decay != 0.0, centered = o.centered;
-    const bool use_momentum = o.momentum > 0.0;
+    const bool decay = o.weight_decay != 0.0;
     T* sq = buffer<T>(s, 0);
-    T* buf = use_momentum ? buffer<T>(s, 1) : nullptr;
-    T* ga = centered ? buffer<T>(s, use_momentum ? 2 : 1) : nullptr;
-    for (std::int64_t i = 0; i < n; ++i) {
-      const T gi = decay ? g[i] + wd * p[i] : g[i];
-      sq[i] = sq[i] * alpha + c * gi * gi;
-      T avg;
-      if (centered) {
-        ga[i] = ga[i] * alpha + c * gi;
-        avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
-      } else {
-        avg = std::sqrt(sq[i]) + eps;
+    T* buf = o.momentum > 0.0 ? buffer<T>(s, 1) : nullptr;
+    T* ga = o.centered ? buffer<T>(s, buf ? 2 : 1) : nullptr;
+    // One loop per variant, chosen at compile time: GCC does not vectorise the loop with
+    // run-time branches on both options.
+    auto run = [&]<bool kCentered, bool kMomentum>() {
+      for (std::int64_t i = 0; i < n; ++i) {
+        const T gi = decay ? g[i] + wd * p[i] : g[i];
+        sq[i] = sq[i] * alpha + c * gi * gi;
+        T var = sq[i];
+        if constexpr (kCentered) {
+          ga[i] = ga[i] * alpha + c * gi;
+          var -= ga[i] * ga[i];
+        }
+        const T avg = std::sqrt(var) + eps;
+        if constexpr (kMomentum) {
+          buf[i] = buf[i] * mu + gi / avg;
+          p[i] += neg_lr * buf[i];
+        } else {
+          p[i] += neg_lr * gi / avg;
+        }
       }
-      if (use_momentum) {
-        buf[i] = buf[i] * mu + gi / avg;
-        p[i] += neg_lr * buf[i];
-      } else {
-        p[i] += neg_lr * gi / avg;
-      }
-    }
+    };
+    if (ga && buf)
+      run.template operator()<true, true>();
+    else if (ga)
+      run.template operator()<true, false>();
+    else if (buf)
+      run.template operator()<false, true>();
+    else
+      run.template operator()<false, false>();
   });
 }
 

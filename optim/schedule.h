@@ -1,7 +1,8 @@
 // Learning rate schedulers: each sets its optimiser's lr from the epoch (or iteration) count, in
 // the closed forms of the PyTorch 1.13 documentation (torch.optim.lr_scheduler). As in PyTorch,
 // constructing one sets the epoch-0 rate and step() is called once per epoch, after the
-// optimiser's step(). The base rate is the optimiser's lr at construction.
+// optimiser's step(). The base rate is the optimiser's lr at construction. A scheduler keeps a
+// reference to its optimiser, which must outlive it.
 #pragma once
 
 #include <cstdint>

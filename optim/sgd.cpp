@@ -39,7 +39,7 @@ void SGD::step() {
   update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
     const T wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
     const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-lr);
-    const bool decay = o.weight_decay != 0.0;
+    const bool decay = o.weight_decay != 0.0, nesterov = o.nesterov;
     if (o.momentum == 0.0) {
       for (std::int64_t i = 0; i < n; ++i) p[i] += neg_lr * (decay ? g[i] + wd * p[i] : g[i]);
       return;
@@ -49,7 +49,7 @@ void SGD::step() {
     for (std::int64_t i = 0; i < n; ++i) {
       const T d = decay ? g[i] + wd * p[i] : g[i];
       buf[i] = first ? d : buf[i] * mu + keep * d;
-      p[i] += neg_lr * (o.nesterov ? d + mu * buf[i] : buf[i]);
+      p[i] += neg_lr * (nesterov ? d + mu * buf[i] : buf[i]);
     }
   });
 }

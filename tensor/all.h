@@ -9,6 +9,7 @@
 #include "tensor/error.h"
 #include "tensor/format.h"
 #include "tensor/linalg.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/reduce.h"
 #include "tensor/shape_ops.h"

@@ -130,9 +130,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace detail {
+void set_intra_op_threads(int n);  // tensor/parallel.cpp
+}
+
 void set_num_threads(int n) {
   check(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);
   openblas_set_num_threads(n);
+  detail::set_intra_op_threads(n);
 }
 int get_num_threads() { return openblas_get_num_threads(); }
 

@@ -17,7 +17,7 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, same batch size
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0,
           double beta = 0.0);
 
-// Threads used by OpenBLAS (and so by every matmul).
+// Threads used by OpenBLAS (every matmul) and by seqgrad's own parallel loops (tensor/parallel.h).
 void set_num_threads(int n);
 int get_num_threads();
 

@@ -91,6 +91,10 @@ case("embedding padding_idx", "embedding",
      lambda weight, ids: F.embedding(ids, weight, padding_idx=2),
      {"weight": randn(4, 3)}, ints={"ids": torch.tensor([2, 0, 2, 1, 0])},
      options={"padding_idx": 2})
+case("embedding negative padding_idx", "embedding",
+     lambda weight, ids: F.embedding(ids, weight, padding_idx=-1),
+     {"weight": randn(4, 2)}, ints={"ids": torch.tensor([[3, 0], [3, 1]])},
+     options={"padding_idx": -1})
 
 # --- conv2d -------------------------------------------------------------------------------------
 def conv2d_case(name, n, c, h, w, oc, kh, kw, bias=True, stride=(1, 1), padding=(0, 0),

@@ -89,10 +89,17 @@ TEST_CASE("gradcheck: conv2d") {
       {"padding 1", {2, 1, 4, 4}, {2, 1, 3, 3}, conv_options(1, 1, 1), true},
       {"stride 2 padding 1", {1, 3, 5, 5}, {2, 3, 3, 3}, conv_options(2, 1, 1), true},
       {"dilation 2", {1, 2, 6, 6}, {2, 2, 2, 3}, conv_options(1, 0, 2), true},
-      {"dilation 2 padding 1 without bias", {2, 2, 5, 5}, {3, 2, 3, 3}, conv_options(1, 1, 2), false},
+      {"dilation 2 padding 1 without bias",
+       {2, 2, 5, 5},
+       {3, 2, 3, 3},
+       conv_options(1, 1, 2),
+       false},
       {"without bias", {2, 3, 4, 4}, {2, 3, 2, 2}, conv_options(1, 0, 1), false},
       {"several channels, 1x1 kernel", {2, 4, 3, 3}, {3, 4, 1, 1}, conv_options(1, 0, 1), true},
-      {"asymmetric stride, padding and dilation", {1, 2, 6, 7}, {2, 2, 3, 2}, {2, 1, 1, 0, 1, 2},
+      {"asymmetric stride, padding and dilation",
+       {1, 2, 6, 7},
+       {2, 2, 3, 2},
+       {2, 1, 1, 0, 1, 2},
        true},
   };
   for (const ConvCase& c : cases) {
@@ -177,16 +184,22 @@ TEST_CASE("gradcheck: layer_norm") {
                     {normal64({3, 4}, gen), normal64({4}, gen), normal64({4}, gen)});
   }
   SUBCASE("affine over 2 dims") {
-    CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {2, 3}, v[1], v[2]); },
-                    {normal64({2, 2, 3}, gen), normal64({2, 3}, gen), normal64({2, 3}, gen)});
+    CHECK_GRADCHECK(
+        [](const Vars& v) {
+          return F::layer_norm(v[0], {2, 3}, v[1], v[2]);
+        },
+        {normal64({2, 2, 3}, gen), normal64({2, 3}, gen), normal64({2, 3}, gen)});
   }
   SUBCASE("without affine over 1 dim") {
     CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {5}); },
                     {normal64({2, 3, 5}, gen)});
   }
   SUBCASE("without affine over 2 dims") {
-    CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {3, 2}, {}, {}, 1e-3); },
-                    {normal64({2, 3, 2}, gen)});
+    CHECK_GRADCHECK(
+        [](const Vars& v) {
+          return F::layer_norm(v[0], {3, 2}, {}, {}, 1e-3);
+        },
+        {normal64({2, 3, 2}, gen)});
   }
 }
 
@@ -195,9 +208,10 @@ TEST_CASE("gradcheck: gelu") {
   CHECK_GRADCHECK([](const Vars& v) { return F::gelu(v[0]); }, {normal64({3, 4}, gen) * 2.0});
 }
 
-// --- the Layer classes with dtype kFloat64 --------------------------------------------------------
-// gradcheck makes its own leaves, so each function points the layer's parameter members at them:
-// forward() then computes with gradcheck's inputs, through the layer's own options.
+// --- the Layer classes with dtype kFloat64
+// -------------------------------------------------------- gradcheck makes its own leaves, so each
+// function points the layer's parameter members at them: forward() then computes with gradcheck's
+// inputs, through the layer's own options.
 
 TEST_CASE("gradcheck: Linear layer") {
   Generator gen(41);
@@ -298,4 +312,42 @@ TEST_CASE("gradcheck: a small CNN through the input, end to end") {
   const Tensor target = i64({2, 0}, {2});
   CHECK_GRADCHECK([&](const Vars& v) { return F::cross_entropy(net(v[0]), target); },
                   {normal64({2, 1, 4, 4}, gen)});
+}
+
+TEST_CASE("gradcheck: ops whose output is used through a transpose get non-contiguous gradients") {
+  Generator gen(46);
+  const Tensor ids = i64({2, 0, 2}, {3});
+  CHECK_GRADCHECK([](const Vars& v) { return F::linear(v[0], v[1], v[2]).transpose(0, 1); },
+                  {normal64({3, 4}, gen), normal64({2, 4}, gen), normal64({2}, gen)});
+  CHECK_GRADCHECK(
+      [](const Vars& v) {
+        return F::conv2d(v[0], v[1], v[2], conv_options(1, 1, 1)).permute({3, 1, 0, 2});
+      },
+      {normal64({3, 2, 4, 3}, gen), normal64({2, 2, 3, 3}, gen), normal64({2}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::conv1d(v[0], v[1], {}, 2, 1).transpose(0, 2); },
+                  {normal64({3, 2, 7}, gen), normal64({2, 2, 3}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::max_pool2d(v[0], 2).transpose(0, 3); },
+                  {distinct64({3, 2, 4, 4}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::max_pool2d(v[0], 3, 2, 1).transpose(2, 3); },
+                  {distinct64({2, 2, 5, 5}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::avg_pool2d(v[0], 3, 1, 1).transpose(1, 3); },
+                  {normal64({2, 2, 4, 3}, gen)});
+  CHECK_GRADCHECK([&](const Vars& v) { return F::embedding(ids, v[0]).t(); },
+                  {normal64({4, 3}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::gelu(v[0]).t(); }, {normal64({3, 4}, gen)});
+  CHECK_GRADCHECK(
+      [](const Vars& v) {
+        return F::cross_entropy(v[0], i64({0, 2, -100, 1, 1, 0}, {2, 3}), F::Reduction::None, -100,
+                                0.1)
+            .t();
+      },
+      {normal64({2, 3, 3}, gen)});
+}
+
+TEST_CASE("gradcheck: conv2d and max_pool2d over a batch larger than the thread count") {
+  Generator gen(47);
+  CHECK_GRADCHECK([](const Vars& v) { return F::conv2d(v[0], v[1], v[2]); },
+                  {normal64({9, 1, 3, 3}, gen), normal64({2, 1, 2, 2}, gen), normal64({2}, gen)});
+  CHECK_GRADCHECK([](const Vars& v) { return F::max_pool2d(v[0], 2); },
+                  {distinct64({9, 2, 2, 4}, gen)});
 }

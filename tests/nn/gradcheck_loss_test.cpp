@@ -16,9 +16,12 @@ namespace {
 
 const char* reduction_name(Reduction r) {
   switch (r) {
-    case Reduction::None: return "none";
-    case Reduction::Mean: return "mean";
-    case Reduction::Sum: return "sum";
+    case Reduction::None:
+      return "none";
+    case Reduction::Mean:
+      return "mean";
+    case Reduction::Sum:
+      return "sum";
   }
   return "?";
 }
@@ -43,7 +46,10 @@ TEST_CASE("gradcheck: cross_entropy") {
       {"label_smoothing", {4, 3}, i64({0, 2, 1, 2}, {4}), -100, 0.15},
       {"ignore_index and label_smoothing", {5, 4}, i64({3, -100, 1, 0, -100}, {5}), -100, 0.3},
       {"[N, C, d] logits", {2, 3, 4}, i64({0, 2, 1, 2, 1, 1, 0, 2}, {2, 4}), -100, 0.0},
-      {"[N, C, d] logits, ignore_index and smoothing", {2, 3, 2}, i64({0, -1, -1, 2}, {2, 2}), -1,
+      {"[N, C, d] logits, ignore_index and smoothing",
+       {2, 3, 2},
+       i64({0, -1, -1, 2}, {2, 2}),
+       -1,
        0.1},
       {"[N, C, d1, d2] logits", {2, 3, 2, 2}, i64({0, 1, 2, 0, 2, 2, 1, 0}, {2, 2, 2}), -100, 0.05},
       {"1-D logits", {4}, from_vector(std::vector<std::int64_t>{3}, {1}).reshape({}), -100, 0.0},

@@ -45,9 +45,9 @@ TEST_CASE("init: xavier_uniform_ bound and variance") {
   check_uniform(w, std::sqrt(6.0 / 1000));  // variance 2 / (fan_in + fan_out)
   nn::init::xavier_uniform_(w, 2.0, &gen);
   check_uniform(w, 2.0 * std::sqrt(6.0 / 1000));
-  const Tensor conv = empty({64, 32, 3, 3});  // fan_in 288, fan_out 576
+  const Tensor conv = empty({96, 32, 3, 3});  // fan_in 288, fan_out 864
   nn::init::xavier_uniform_(conv, 1.0, &gen);
-  check_uniform(conv, std::sqrt(6.0 / (288 + 576)));
+  check_uniform(conv, std::sqrt(6.0 / (288 + 864)));
 }
 
 TEST_CASE("init: kaiming_uniform_ bound and variance") {

@@ -24,7 +24,7 @@ TEST_CASE("linear: hand-computed values and gradients") {
   const Variable y = F::linear(x, w, b);
   expect_values(y.value(), {2, 3}, {1, 2, 4, -1, 0.5, 0.5});
   sum(y).backward();
-  expect_values(x.grad(), {2, 2}, {2, 2, 2, 2});        // column sums of W
+  expect_values(x.grad(), {2, 2}, {2, 2, 2, 2});              // column sums of W
   expect_values(w.grad(), {3, 2}, {0, 2.5, 0, 2.5, 0, 2.5});  // sums of x's columns, per row
   expect_values(b.grad(), {3}, {2, 2, 2});
 }
@@ -194,9 +194,9 @@ TEST_CASE("layer_norm: hand-computed values") {
 
 TEST_CASE("gelu: known values and the exact (erf) form") {
   const Variable x(f64({0, 1, -1, 3, -3}, {5}));
-  expect_values(F::gelu(x).value(), {5},
-                {0, 0.841344746068543, -0.15865525393145702, 2.99595030590511,
-                 -0.00404969409489031}, 1e-12);
+  expect_values(
+      F::gelu(x).value(), {5},
+      {0, 0.841344746068543, -0.15865525393145702, 2.99595030590511, -0.00404969409489031}, 1e-12);
 }
 
 TEST_CASE("dropout: identity in eval, p = 0 and p = 1, and the scaled Bernoulli mask") {
@@ -322,8 +322,9 @@ TEST_CASE("layers: float32 layers agree with float64 ones") {
   F::Conv2dOptions o;
   o.pad_h = o.pad_w = 1;
   const Tensor y64 = F::conv2d(Variable(x), Variable(w), Variable(b), o).value();
-  const Tensor y32 = F::conv2d(Variable(x.to(kFloat32)), Variable(w.to(kFloat32)),
-                               Variable(b.to(kFloat32)), o).value();
+  const Tensor y32 =
+      F::conv2d(Variable(x.to(kFloat32)), Variable(w.to(kFloat32)), Variable(b.to(kFloat32)), o)
+          .value();
   CHECK(y32.dtype() == kFloat32);
   CHECK(allclose(y32.to(kFloat64), y64, 1e-4, 1e-4));
   const Tensor p64 = F::max_pool2d(Variable(x), 3, 2, 1).value();
@@ -331,4 +332,48 @@ TEST_CASE("layers: float32 layers agree with float64 ones") {
                  1e-6));
   const Tensor g64 = F::gelu(Variable(x)).value();
   CHECK(allclose(F::gelu(Variable(x.to(kFloat32))).value().to(kFloat64), g64, 1e-6, 1e-6));
+}
+
+// --- batches split over threads ------------------------------------------------------------------
+
+TEST_CASE("conv2d: a large batch equals each sample convolved alone, values and gradients") {
+  // conv2d splits the batch over threads; every sample must still see only its own pixels.
+  Generator gen(10);
+  const std::int64_t N = 13;
+  const Tensor x = normal64({N, 3, 7, 6}, gen), w = normal64({4, 3, 3, 3}, gen);
+  const Tensor b = normal64({4}, gen), gy = normal64({N, 4, 4, 3}, gen);
+  F::Conv2dOptions o;
+  o.stride_h = o.stride_w = 2;
+  o.pad_h = o.pad_w = 1;
+  const Variable xb(x, true), wb(w, true), bb(b, true);
+  const Variable y = F::conv2d(xb, wb, bb, o);
+  weighted_sum(y, gy).backward();
+  Tensor gw_sum = zeros({4, 3, 3, 3}, kFloat64);
+  for (std::int64_t n = 0; n < N; ++n) {
+    INFO("sample ", n);
+    const Variable xn(x.narrow(0, n, 1), true), wn(w, true);
+    const Variable yn = F::conv2d(xn, wn, Variable(b), o);
+    expect_close(y.value().narrow(0, n, 1), yn.value(), 1e-12, 1e-13);
+    weighted_sum(yn, gy.narrow(0, n, 1)).backward();
+    expect_close(xb.grad().narrow(0, n, 1), xn.grad(), 1e-12, 1e-13);
+    gw_sum = gw_sum + wn.grad();
+  }
+  expect_close(wb.grad(), gw_sum, 1e-12, 1e-12);
+  expect_close(bb.grad(), sum(gy, {0, 2, 3}), 1e-12, 1e-12);
+}
+
+TEST_CASE("max_pool2d: many planes against a reshape-and-amax reference") {
+  // Kernel 2, stride 2 (which has its own fast path) on even and odd sizes: the odd last row
+  // and column are dropped, as in PyTorch.
+  Generator gen(11);
+  for (const Dims& shape : {Dims{5, 7, 8, 6}, Dims{3, 4, 5, 7}}) {
+    INFO(fmt::format("{}", shape));
+    const Tensor x = normal64(shape, gen);
+    const std::int64_t oh = shape[2] / 2, ow = shape[3] / 2;
+    const Tensor ref = amax(
+        x.narrow(2, 0, 2 * oh).narrow(3, 0, 2 * ow).reshape({shape[0], shape[1], oh, 2, ow, 2}),
+        {3, 5});
+    expect_close(F::max_pool2d(Variable(x), 2).value(), ref, 0.0, 0.0);
+    expect_close(F::max_pool2d(Variable(x), 2, 2, 0).value(), ref, 0.0, 0.0);
+  }
 }

@@ -8,6 +8,7 @@
 #include "nn/nn_test_util.h"
 
 using namespace seqgrad;
+using namespace seqgrad::testing;
 
 TEST_CASE("module: Sequential registers PyTorch-style dotted names") {
   nn::Sequential net({std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
@@ -21,7 +22,8 @@ TEST_CASE("module: Sequential registers PyTorch-style dotted names") {
   CHECK(net.num_parameters() == 3 * 4 + 4 + 4 * 2 + 2);
 }
 
-// --- nested modules --------------------------------------------------------------------------------
+// --- nested modules
+// --------------------------------------------------------------------------------
 
 namespace {
 
@@ -45,9 +47,10 @@ class Net : public nn::Module {
  public:
   explicit Net(Generator* gen) : Module("Net") {
     encoder = register_module("encoder", std::make_shared<Block>(gen));
-    head = register_module(
-        "head", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
-                    std::make_shared<nn::Dropout>(0.5), std::make_shared<nn::Linear>(4, 2, true, kFloat64, gen)}));
+    head = register_module("head",
+                           std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
+                               std::make_shared<nn::Dropout>(0.5),
+                               std::make_shared<nn::Linear>(4, 2, true, kFloat64, gen)}));
   }
   Variable forward(const Variable& x) { return (*head)(encoder->forward(x)); }
   std::shared_ptr<Block> encoder;
@@ -125,8 +128,8 @@ TEST_CASE("module: register_* reject duplicate, empty and dotted names") {
   m.add_module("child", std::make_shared<nn::ReLU>());
   CHECK_THROWS_WITH_AS(m.add_module("child", std::make_shared<nn::ReLU>()),
                        doctest::Contains("'child'"), Error);
-  CHECK_THROWS_WITH_AS(m.add_module("x.y", std::make_shared<nn::ReLU>()), doctest::Contains("'x.y'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(m.add_module("x.y", std::make_shared<nn::ReLU>()),
+                       doctest::Contains("'x.y'"), Error);
   CHECK_THROWS_WITH_AS(m.add_module("null", nullptr), doctest::Contains("null"), Error);
 }
 
@@ -243,7 +246,8 @@ TEST_CASE("module: load_state_dict validates everything and changes nothing on e
   SUBCASE("undefined tensor") {
     auto state = snapshot(other);
     state["encoder.norm.bias"] = Tensor();
-    CHECK_THROWS_WITH_AS(net.load_state_dict(state), doctest::Contains("'encoder.norm.bias'"), Error);
+    CHECK_THROWS_WITH_AS(net.load_state_dict(state), doctest::Contains("'encoder.norm.bias'"),
+                         Error);
   }
   SUBCASE("wrong shape is an error even when not strict") {
     const auto state = broken("encoder.fc.bias", zeros({5}, kFloat64));
@@ -265,7 +269,8 @@ TEST_CASE("module: load_state_dict with strict=false ignores missing and unexpec
   net.load_state_dict(state, /*strict=*/false);
   // Everything present was loaded; the missing one kept its value.
   CHECK(allclose(net.encoder->fc->weight.value(), other.encoder->fc->weight.value(), 0.0, 0.0));
-  CHECK(allclose(net.state_dict().at("head.1.bias"), other.state_dict().at("head.1.bias"), 0.0, 0.0));
+  CHECK(
+      allclose(net.state_dict().at("head.1.bias"), other.state_dict().at("head.1.bias"), 0.0, 0.0));
   CHECK(allclose(net.state_dict().at("head.1.weight"), before.at("head.1.weight"), 0.0, 0.0));
 }
 
@@ -273,17 +278,18 @@ TEST_CASE("module: summary names the layers, parameters and the total count") {
   Generator gen(78);
   Net net(&gen);
   const std::string s = net.summary();
-  for (const char* part : {"Net", "(encoder): Block", "(fc): Linear", "in_features=3",
-                           "out_features=4", "(norm): LayerNorm", "(head): Sequential",
-                           "(0): Dropout", "p=0.5", "(1): Linear", "scale", "weight", "[4, 3]",
-                           "float64"}) {
+  for (const char* part :
+       {"Net", "(encoder): Block", "(fc): Linear", "in_features=3", "out_features=4",
+        "(norm): LayerNorm", "(head): Sequential", "(0): Dropout", "p=0.5", "(1): Linear", "scale",
+        "weight", "[4, 3]", "float64"}) {
     INFO(part);
     CHECK(s.find(part) != std::string::npos);
   }
   CHECK(s.find("Total parameters: 38") != std::string::npos);
   CHECK(net.num_parameters() == 38);
   nn::Conv2d conv(3, 8, 3, 2, 1);
-  CHECK(conv.summary().find("Conv2d(3, 8, kernel_size=3, stride=2, padding=1)") != std::string::npos);
+  CHECK(conv.summary().find("Conv2d(3, 8, kernel_size=3, stride=2, padding=1)") !=
+        std::string::npos);
   CHECK(conv.summary().find("Total parameters: 224") != std::string::npos);  // 8*3*3*3 + 8
   nn::Embedding emb(10, 4, 0);
   CHECK(emb.summary().find("Embedding(10, 4, padding_idx=0)") != std::string::npos);

@@ -18,10 +18,10 @@
 
 // gradcheck(fn, inputs...) as a doctest check that reports the worst element; a macro, so that a
 // failure points at the caller's line.
-#define CHECK_GRADCHECK(fn, ...)                                 \
-  do {                                                           \
+#define CHECK_GRADCHECK(fn, ...)                                                       \
+  do {                                                                                 \
     const auto gradcheck_result_ = ::seqgrad::testing::run_gradcheck(fn, __VA_ARGS__); \
-    CHECK_MESSAGE(gradcheck_result_.ok, gradcheck_result_.report); \
+    CHECK_MESSAGE(gradcheck_result_.ok, gradcheck_result_.report);                     \
   } while (false)
 
 namespace seqgrad::testing {
@@ -47,7 +47,8 @@ inline void expect_close(const Tensor& got, const Tensor& expected, double rtol 
 // A float64 tensor with distinct values 0.1 apart in a random order: max pooling's argmax stays
 // put under gradcheck's perturbations, so its gradient is well defined.
 inline Tensor distinct64(const Dims& shape, Generator& gen) {
-  return (randperm(shape.numel(), &gen).to(kFloat64) * 0.1 - 0.05 * static_cast<double>(shape.numel()))
+  return (randperm(shape.numel(), &gen).to(kFloat64) * 0.1 -
+          0.05 * static_cast<double>(shape.numel()))
       .reshape(shape);
 }
 
@@ -56,7 +57,8 @@ inline Variable weighted_sum(const Variable& y, const Tensor& weights) {
   return sum(y * Variable(weights));
 }
 
-// --- tests/fixtures/nn.json -----------------------------------------------------------------------
+// --- tests/fixtures/nn.json
+// -----------------------------------------------------------------------
 
 // ctest runs the tests in tests/, so the path is relative to it.
 inline const nlohmann::json& nn_fixture() {
