@@ -8,7 +8,6 @@
 #include <bit>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -456,7 +455,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   // Without fsync the rename can reach the disk before the data does, and a power cut would
   // leave an empty or partial file under the checkpoint's name.
   if (::fsync(fd.get()) != 0) give_up("flushing", errno);
-  if ((err = fd.close())) give_up("closing", err);
+  err = fd.close();
+  if (err) give_up("closing", err);
   if (::rename(tmp.c_str(), path.c_str()) != 0) give_up("renaming", errno);
   // Make the rename itself durable. Best effort: the new file is complete either way, and some
   // file systems refuse fsync on a directory.

@@ -6,8 +6,8 @@ Run with Debian's python3 (torch 1.13):  /usr/bin/python3 tools/make_nn_fixtures
 Each case records, in float64, the op's inputs and parameters, its output, and the gradients of
 sum(output * out_weight) with respect to every floating input (out_weight is a fixed random
 tensor of the output's shape, also recorded). Integer inputs (class indices, embedding ids) are
-recorded under "ints". The C++ side (tests/nn/fixtures_test.cpp) maps each "op" to a seqgrad
-call with the case's "options", so keep the two in step when adding an op.
+recorded under "ints". The C++ side (run_fixture_op in tests/nn/nn_test_util.h) maps each "op"
+to a seqgrad call with the case's "options", so keep the two in step when adding an op.
 """
 
 import json

@@ -112,7 +112,7 @@ TEST_CASE("conv2d: padding, stride and dilation by hand") {
   }
 }
 
-TEST_CASE("conv1d: a ramp with kernel [1, -1] gives the backward differences") {
+TEST_CASE("conv1d: a ramp with the kernel (-1, 1) gives the backward differences") {
   const Variable x(f64({0, 1, 3, 6, 10}, {1, 1, 5}));
   const Variable w(f64({-1, 1}, {1, 1, 2}));
   expect_values(F::conv1d(x, w, {}).value(), {1, 1, 4}, {1, 2, 3, 4});

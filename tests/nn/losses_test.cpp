@@ -127,7 +127,7 @@ TEST_CASE("cross_entropy equals nll_loss of log_softmax") {
   }
 }
 
-TEST_CASE("cross_entropy: [N, C, d] logits equal [N*d, C] rows") {
+TEST_CASE("cross_entropy: N x C x d logits equal (N*d) x C rows") {
   Generator gen(24);
   const Tensor x = normal64({2, 4, 3}, gen);  // N=2, C=4, d=3
   const Tensor target = i64({0, 3, -100, 2, 1, 1}, {2, 3});
