@@ -1,10 +1,11 @@
 #include "tensor/parallel.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <thread>
+#include <vector>
 
 namespace seqgrad {
 
@@ -17,15 +18,18 @@ int intra_op_threads() { return threads.load(std::memory_order_relaxed); }
 namespace detail {
 void set_intra_op_threads(int n) { threads.store(n, std::memory_order_relaxed); }
 
+// Plain threads, started per call and joined: a few tens of microseconds against loops of
+// milliseconds, and, unlike an OpenMP pool, no idle threads spinning while OpenBLAS's threads need
+// the cores for the next GEMM.
 void run_parallel(std::int64_t n, int nthreads, void (*body)(void*, std::int64_t, std::int64_t),
                   void* ctx) {
-  const int t = static_cast<int>(std::min<std::int64_t>(nthreads, n));
-#pragma omp parallel num_threads(t)
-  {
-    const std::int64_t id = omp_get_thread_num(), count = omp_get_num_threads();
-    const std::int64_t begin = n * id / count, end = n * (id + 1) / count;
-    if (begin < end) body(ctx, begin, end);
-  }
+  const auto t = static_cast<std::int64_t>(std::min<std::int64_t>(nthreads, n));
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(t - 1));
+  for (std::int64_t id = 1; id < t; ++id)
+    workers.emplace_back([=] { body(ctx, n * id / t, n * (id + 1) / t); });
+  body(ctx, 0, n / t);
+  for (auto& w : workers) w.join();
 }
 }  // namespace detail
 
