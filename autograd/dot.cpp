@@ -58,8 +58,9 @@ std::string to_dot(const Variable& root) {
       } else if (e.leaf) {
         const int child = id_of(e.leaf.get(), is_new);
         if (is_new)
-          out += fmt::format("  n{} [shape=box, style=filled, fillcolor=lightblue, label=\"{}\"];\n",
-                             child, leaf_label(*e.leaf));
+          out +=
+              fmt::format("  n{} [shape=box, style=filled, fillcolor=lightblue, label=\"{}\"];\n",
+                          child, leaf_label(*e.leaf));
         out += fmt::format("  n{} -> n{};\n", child, id);
       }
     }

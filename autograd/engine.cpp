@@ -49,8 +49,10 @@ Edge edge_to(const Variable& input) {
   e.shape = input.shape();
   e.dtype = input.dtype();
   if (!input.requires_grad()) return e;
-  if (input.grad_fn()) e.node = input.grad_fn();
-  else e.leaf = input.impl_ptr();
+  if (input.grad_fn())
+    e.node = input.grad_fn();
+  else
+    e.leaf = input.impl_ptr();
   return e;
 }
 
@@ -91,8 +93,8 @@ Variable record_many(const char* op, Tensor value, const std::vector<Variable>& 
 void GradSlots::accumulate(int i, Tensor g) {
   Edge& e = edges_[i];
   if (!e.needed()) return;
-  check(g.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}",
-        op_, g.dtype(), e.dtype);
+  check(g.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}", op_,
+        g.dtype(), e.dtype);
   if (!(g.shape() == e.shape)) g = sum_to(g, e.shape, op_);
   if (e.node) {
     // Intermediate gradients are never modified in place, so sharing storage here is safe.

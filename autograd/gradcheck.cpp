@@ -26,7 +26,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     check_defined(inputs[i], "gradcheck");
     check(inputs[i].dtype() == kFloat64,
-          "gradcheck: input {} is {}; finite differences need float64 inputs", i, inputs[i].dtype());
+          "gradcheck: input {} is {}; finite differences need float64 inputs", i,
+          inputs[i].dtype());
     xs.push_back(inputs[i].clone());  // private, contiguous copies that we perturb
   }
   auto make_leaves = [&] {

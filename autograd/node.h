@@ -68,10 +68,10 @@ struct Node {
   const char* op = "";
   EdgeList inputs;
   std::vector<SavedTensor, PoolAllocator<SavedTensor>> saved;
-  BackwardFn backward;         // emptied once the graph is freed
-  Dims shape;                  // of the output
+  BackwardFn backward;  // emptied once the graph is freed
+  Dims shape;           // of the output
   DType dtype = kFloat32;
-  Tensor grad;                 // dL/d(output), accumulated while backward() runs
+  Tensor grad;  // dL/d(output), accumulated while backward() runs
   std::uint64_t visit_mark = 0;
   bool freed = false;
 

@@ -67,7 +67,8 @@ Variable index_select(const Variable& x, std::int64_t dim, const Tensor& index) 
                   Tensor g = zeros(in, gy.dtype());
                   index_add_(g, dim, index, gy.contiguous());
                   dx[0] += g;
-                }, {index});
+                },
+                {index});
 }
 
 // y[i][j] = x[index[i][j]][j] (dim 0);  dx[index[i][j]][j] += gy[i][j]
@@ -78,7 +79,8 @@ Variable gather(const Variable& x, std::int64_t dim, const Tensor& index) {
                   Tensor g = zeros(in, gy.dtype());
                   scatter_add_(g, dim, index, gy);
                   dx[0] += g;
-                }, {index});
+                },
+                {index});
 }
 
 }  // namespace seqgrad

@@ -7,8 +7,10 @@
 namespace seqgrad {
 
 Variable matmul(const Variable& a, const Variable& b) {
-  check(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got shapes "
-        "{} and {}", a.shape(), b.shape());
+  check(a.dim() >= 1 && b.dim() >= 1,
+        "matmul: operands must have at least one dim, got shapes "
+        "{} and {}",
+        a.shape(), b.shape());
   // Vectors become a row (left) or a column (right), as in torch.matmul.
   if (a.dim() == 1 && b.dim() == 1) {
     // Checked here: otherwise the mismatch is reported by "mul", an op the caller never called.
@@ -19,10 +21,12 @@ Variable matmul(const Variable& a, const Variable& b) {
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   const Tensor av = a.value(), bv = b.value();
-  return record("matmul", matmul(av, bv), {a, b}, [av, bv](const Tensor& gy, GradSlots& dx) {
-    if (dx.needed(0)) dx[0] += matmul(gy, bv.transpose(-1, -2));
-    if (dx.needed(1)) dx[1] += matmul(av.transpose(-1, -2), gy);
-  }, {av, bv});
+  return record("matmul", matmul(av, bv), {a, b},
+                [av, bv](const Tensor& gy, GradSlots& dx) {
+                  if (dx.needed(0)) dx[0] += matmul(gy, bv.transpose(-1, -2));
+                  if (dx.needed(1)) dx[1] += matmul(av.transpose(-1, -2), gy);
+                },
+                {av, bv});
 }
 
 Variable mm(const Variable& a, const Variable& b) {
@@ -38,7 +42,8 @@ Variable bmm(const Variable& a, const Variable& b) {
   // The inner sizes too, so that a mismatch is reported as bmm's, not matmul's.
   check(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(1),
         "bmm: expects 3-D operands with equal batch sizes and matching inner sizes, got shapes {} "
-        "and {}", a.shape(), b.shape());
+        "and {}",
+        a.shape(), b.shape());
   return matmul(a, b);
 }
 

@@ -15,16 +15,17 @@ Tensor expand_back(const Tensor& gy, const Dims& in_shape, const Dims& dims) {
 // y = sum of x over dims;  dx = gy broadcast over those dims
 Variable sum(const Variable& x, const Dims& dims, bool keepdim) {
   const Dims in = x.shape();
-  return record("sum", sum(x.value(), dims, keepdim), {x}, [in, dims](const Tensor& gy, GradSlots& dx) {
-    dx[0] += expand_back(gy, in, dims);
-  });
+  return record(
+      "sum", sum(x.value(), dims, keepdim), {x},
+      [in, dims](const Tensor& gy, GradSlots& dx) { dx[0] += expand_back(gy, in, dims); });
 }
 
 // y = sum / n;  dx = gy / n broadcast
 Variable mean(const Variable& x, const Dims& dims, bool keepdim) {
   const Dims in = x.shape();
   const Tensor y = mean(x.value(), dims, keepdim);
-  const double n = static_cast<double>(x.numel()) / std::max<double>(1.0, static_cast<double>(y.numel()));
+  const double n =
+      static_cast<double>(x.numel()) / std::max<double>(1.0, static_cast<double>(y.numel()));
   return record("mean", y, {x}, [in, dims, n](const Tensor& gy, GradSlots& dx) {
     dx[0] += expand_back(gy / n, in, dims);
   });
@@ -36,24 +37,32 @@ Variable extreme_over(const Variable& x, const Dims& dims, bool keepdim, bool is
   const Tensor xv = x.value();
   const Tensor y = is_max ? amax(xv, dims, keepdim) : amin(xv, dims, keepdim);
   const Dims in = x.shape();
-  return record(is_max ? "amax" : "amin", y, {x}, [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
-    const Tensor hit = eq(xv, expand_back(y, in, dims));
-    const Tensor count = sum(hit.to(xv.dtype()), dims, /*keepdim=*/true);
-    dx[0] += masked_fill(expand_back(gy, in, dims) / expand_back(count, in, dims),
-                         logical_not(hit), 0.0);
-  }, {xv, y});
+  return record(is_max ? "amax" : "amin", y, {x},
+                [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
+                  const Tensor hit = eq(xv, expand_back(y, in, dims));
+                  const Tensor count = sum(hit.to(xv.dtype()), dims, /*keepdim=*/true);
+                  dx[0] += masked_fill(expand_back(gy, in, dims) / expand_back(count, in, dims),
+                                       logical_not(hit), 0.0);
+                },
+                {xv, y});
 }
 }  // namespace
-Variable amax(const Variable& x, const Dims& dims, bool keepdim) { return extreme_over(x, dims, keepdim, true); }
-Variable amin(const Variable& x, const Dims& dims, bool keepdim) { return extreme_over(x, dims, keepdim, false); }
+Variable amax(const Variable& x, const Dims& dims, bool keepdim) {
+  return extreme_over(x, dims, keepdim, true);
+}
+Variable amin(const Variable& x, const Dims& dims, bool keepdim) {
+  return extreme_over(x, dims, keepdim, false);
+}
 
 // y = log sum exp(x);  dx = gy * exp(x - y) = gy * softmax(x)
 Variable logsumexp(const Variable& x, const Dims& dims, bool keepdim) {
   const Tensor xv = x.value(), y = logsumexp(xv, dims, keepdim);
   const Dims in = x.shape();
-  return record("logsumexp", y, {x}, [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
-    dx[0] += expand_back(gy, in, dims) * exp(xv - expand_back(y, in, dims));
-  }, {xv, y});
+  return record("logsumexp", y, {x},
+                [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
+                  dx[0] += expand_back(gy, in, dims) * exp(xv - expand_back(y, in, dims));
+                },
+                {xv, y});
 }
 
 // (values, indices) = max along dim;  dx = gy scattered to the winning index
@@ -63,7 +72,8 @@ std::pair<Variable, Tensor> extreme_along(const Variable& x, std::int64_t dim, b
   auto [values, indices] = is_max ? max(x.value(), dim, keepdim) : min(x.value(), dim, keepdim);
   const Dims in = x.shape();
   const int d = normalize_dim(dim, x.dim(), is_max ? "max" : "min");
-  const Tensor idx_keep = x.dim() == 0 ? indices : indices.reshape(reduced_shape(in, {d}, true, "max"));
+  const Tensor idx_keep =
+      x.dim() == 0 ? indices : indices.reshape(reduced_shape(in, {d}, true, "max"));
   Variable out = record(is_max ? "max" : "min", values, {x},
                         [in, d, idx_keep](const Tensor& gy, GradSlots& dx) {
                           if (in.size() == 0) {
@@ -83,32 +93,38 @@ std::pair<Variable, Tensor> max(const Variable& x, std::int64_t dim, bool keepdi
 std::pair<Variable, Tensor> min(const Variable& x, std::int64_t dim, bool keepdim) {
   return extreme_along(x, dim, keepdim, false);
 }
-Tensor argmax(const Variable& x, std::int64_t dim, bool keepdim) { return argmax(x.value(), dim, keepdim); }
+Tensor argmax(const Variable& x, std::int64_t dim, bool keepdim) {
+  return argmax(x.value(), dim, keepdim);
+}
 
 // y = softmax(x);  dx = y * (gy - sum(gy * y))   (sum along dim)
 Variable softmax(const Variable& x, std::int64_t dim) {
   const Tensor y = softmax(x.value(), dim);
   const int d = normalize_dim(dim, x.dim(), "softmax");
-  return record("softmax", y, {x}, [y, d](const Tensor& gy, GradSlots& dx) {
-    if (y.dim() == 0) {
-      dx[0] += zeros_like(gy);
-      return;
-    }
-    dx[0] += y * (gy - sum(gy * y, {d}, /*keepdim=*/true));
-  }, {y});
+  return record("softmax", y, {x},
+                [y, d](const Tensor& gy, GradSlots& dx) {
+                  if (y.dim() == 0) {
+                    dx[0] += zeros_like(gy);
+                    return;
+                  }
+                  dx[0] += y * (gy - sum(gy * y, {d}, /*keepdim=*/true));
+                },
+                {y});
 }
 
 // y = x - logsumexp(x);  dx = gy - softmax(x) * sum(gy) = gy - exp(y) * sum(gy)
 Variable log_softmax(const Variable& x, std::int64_t dim) {
   const Tensor y = log_softmax(x.value(), dim);
   const int d = normalize_dim(dim, x.dim(), "log_softmax");
-  return record("log_softmax", y, {x}, [y, d](const Tensor& gy, GradSlots& dx) {
-    if (y.dim() == 0) {
-      dx[0] += zeros_like(gy);
-      return;
-    }
-    dx[0] += gy - exp(y) * sum(gy, {d}, /*keepdim=*/true);
-  }, {y});
+  return record("log_softmax", y, {x},
+                [y, d](const Tensor& gy, GradSlots& dx) {
+                  if (y.dim() == 0) {
+                    dx[0] += zeros_like(gy);
+                    return;
+                  }
+                  dx[0] += gy - exp(y) * sum(gy, {d}, /*keepdim=*/true);
+                },
+                {y});
 }
 
 }  // namespace seqgrad

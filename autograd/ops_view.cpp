@@ -8,16 +8,14 @@ namespace seqgrad {
 // y = x.view(shape);  dx = gy.reshape(x.shape)
 Variable view(const Variable& x, const Dims& shape) {
   const Dims in = x.shape();
-  return record("view", x.value().view(shape), {x}, [in](const Tensor& gy, GradSlots& dx) {
-    dx[0] += gy.reshape(in);
-  });
+  return record("view", x.value().view(shape), {x},
+                [in](const Tensor& gy, GradSlots& dx) { dx[0] += gy.reshape(in); });
 }
 
 Variable reshape(const Variable& x, const Dims& shape) {
   const Dims in = x.shape();
-  return record("reshape", x.value().reshape(shape), {x}, [in](const Tensor& gy, GradSlots& dx) {
-    dx[0] += gy.reshape(in);
-  });
+  return record("reshape", x.value().reshape(shape), {x},
+                [in](const Tensor& gy, GradSlots& dx) { dx[0] += gy.reshape(in); });
 }
 
 // Swapping two dims is its own inverse.
@@ -30,10 +28,10 @@ Variable transpose(const Variable& x, std::int64_t d0, std::int64_t d1) {
 Variable permute(const Variable& x, const Dims& order) {
   Tensor y = x.value().permute(order);
   Dims inverse = Dims::filled(order.size(), 0);
-  for (int i = 0; i < order.size(); ++i) inverse[normalize_dim(order[i], order.size(), "permute")] = i;
-  return record("permute", y, {x}, [inverse](const Tensor& gy, GradSlots& dx) {
-    dx[0] += gy.permute(inverse);
-  });
+  for (int i = 0; i < order.size(); ++i)
+    inverse[normalize_dim(order[i], order.size(), "permute")] = i;
+  return record("permute", y, {x},
+                [inverse](const Tensor& gy, GradSlots& dx) { dx[0] += gy.permute(inverse); });
 }
 
 // Slicing views: gy lands in the slice of a zero tensor of the input's shape.
@@ -99,7 +97,8 @@ Variable contiguous(const Variable& x) {
 }
 
 Variable clone(const Variable& x) {
-  return record("clone", x.value().clone(), {x}, [](const Tensor& gy, GradSlots& dx) { dx[0] += gy; });
+  return record("clone", x.value().clone(), {x},
+                [](const Tensor& gy, GradSlots& dx) { dx[0] += gy; });
 }
 
 // A cast: the gradient is cast back to the input's dtype.

@@ -22,10 +22,14 @@ const Tensor& Variable::value() const {
 
 Variable& Variable::requires_grad_(bool on) {
   check(defined(), "requires_grad_: the variable is undefined");
-  check(is_leaf(), "requires_grad_: only leaves can change requires_grad; use detach() on the "
-        "output of '{}'", impl_->grad_fn ? impl_->grad_fn->op : "");
-  check(!on || is_floating(dtype()), "requires_grad_: only floating-point tensors can require "
-        "grad, got {}", dtype());
+  check(is_leaf(),
+        "requires_grad_: only leaves can change requires_grad; use detach() on the "
+        "output of '{}'",
+        impl_->grad_fn ? impl_->grad_fn->op : "");
+  check(!on || is_floating(dtype()),
+        "requires_grad_: only floating-point tensors can require "
+        "grad, got {}",
+        dtype());
   impl_->requires_grad = on;
   return *this;
 }

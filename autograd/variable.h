@@ -15,10 +15,10 @@ struct Node;
 
 struct VariableImpl {
   Tensor value;
-  Tensor grad;                      // accumulated by backward() into leaves that require grad
+  Tensor grad;  // accumulated by backward() into leaves that require grad
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;    // null for leaves
-  std::string name;                 // shown by to_dot()
+  std::shared_ptr<Node> grad_fn;  // null for leaves
+  std::string name;               // shown by to_dot()
 };
 
 class Variable {
@@ -71,7 +71,8 @@ class Variable {
   Variable t() const;
   Variable permute(const Dims& order) const;
   Variable narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
-  Variable slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Variable slice(std::int64_t dim, std::int64_t start, std::int64_t end,
+                 std::int64_t step = 1) const;
   Variable select(std::int64_t dim, std::int64_t index) const;
   Variable unsqueeze(std::int64_t dim) const;
   Variable squeeze() const;

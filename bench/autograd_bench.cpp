@@ -40,6 +40,10 @@ void BM_chain_forward_backward(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_chain_forward_backward)->Arg(1)->Arg(64 * 256)->ArgName("numel")->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_chain_forward_backward)
+    ->Arg(1)
+    ->Arg(64 * 256)
+    ->ArgName("numel")
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

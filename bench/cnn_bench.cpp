@@ -27,6 +27,10 @@ void BM_cnn_forward_backward(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_cnn_forward_backward)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cnn_forward_backward)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

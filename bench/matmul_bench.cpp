@@ -30,12 +30,14 @@ constexpr Shape kShapes[] = {
 };
 
 Tensor operand(std::int64_t rows, std::int64_t cols, bool stored_transposed, Generator& g) {
-  return stored_transposed ? randn({cols, rows}, kFloat32, &g).t() : randn({rows, cols}, kFloat32, &g);
+  return stored_transposed ? randn({cols, rows}, kFloat32, &g).t()
+                           : randn({rows, cols}, kFloat32, &g);
 }
 
 void set_flops(benchmark::State& state, const Shape& s) {
   const double flops = 2.0 * static_cast<double>(s.m * s.k * s.n);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_seqgrad_matmul(benchmark::State& state, Shape s) {
@@ -55,7 +57,8 @@ void BM_cblas_sgemm(benchmark::State& state, Shape s) {
   const Tensor a = operand(s.m, s.k, s.trans_a, g), b = operand(s.k, s.n, s.trans_b, g);
   const Tensor c = empty({s.m, s.n});
   const auto ta = s.trans_a ? CblasTrans : CblasNoTrans, tb = s.trans_b ? CblasTrans : CblasNoTrans;
-  const int lda = static_cast<int>(s.trans_a ? s.m : s.k), ldb = static_cast<int>(s.trans_b ? s.k : s.n);
+  const int lda = static_cast<int>(s.trans_a ? s.m : s.k),
+            ldb = static_cast<int>(s.trans_b ? s.k : s.n);
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(s.m), static_cast<int>(s.n),
                 static_cast<int>(s.k), 1.0f, a.data<float>(), lda, b.data<float>(), ldb, 0.0f,
@@ -67,10 +70,17 @@ void BM_cblas_sgemm(benchmark::State& state, Shape s) {
 
 int register_all() {
   for (const Shape& s : kShapes) {
-    benchmark::RegisterBenchmark((std::string("seqgrad_matmul/") + s.name).c_str(), BM_seqgrad_matmul, s)
-        ->Arg(1)->Arg(2)->ArgName("threads")->MinTime(0.3);
+    benchmark::RegisterBenchmark((std::string("seqgrad_matmul/") + s.name).c_str(),
+                                 BM_seqgrad_matmul, s)
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->MinTime(0.3);
     benchmark::RegisterBenchmark((std::string("cblas_sgemm/") + s.name).c_str(), BM_cblas_sgemm, s)
-        ->Arg(1)->Arg(2)->ArgName("threads")->MinTime(0.3);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->MinTime(0.3);
   }
   return 0;
 }

@@ -12,12 +12,12 @@ int main() {
   a.set_name("a");
   b.set_name("b");
 
-  Variable c = a * b;          // -6
-  Variable d = c + b * b;      //  3
-  Variable e = tanh(d);        //  tanh(3)
+  Variable c = a * b;      // -6
+  Variable d = c + b * b;  //  3
+  Variable e = tanh(d);    //  tanh(3)
   e.set_name("e");
 
-  e.backward();                // de/da = (1 - e^2) * b,  de/db = (1 - e^2) * (a + 2b)
+  e.backward();  // de/da = (1 - e^2) * b,  de/db = (1 - e^2) * (a + 2b)
 
   fmt::print("e     = {:.6f}\n", e.item());
   fmt::print("de/da = {:.6f}\n", a.grad().item());

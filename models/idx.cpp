@@ -1,9 +1,9 @@
 #include "models/idx.h"
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <sys/wait.h>
 
 namespace seqgrad::data {
 
@@ -78,7 +78,8 @@ ImageDataset load_image_dataset(const std::string& images_path, const std::strin
   const std::int64_t n = images.shape[0], h = images.shape[1], w = images.shape[2];
   ImageDataset out{Tensor::empty({n, 1, h, w}, kFloat32), Tensor::empty({n}, kInt64)};
   float* px = out.images.data<float>();
-  const float scale = static_cast<float>(1.0 / (255.0 * std)), shift = static_cast<float>(mean / std);
+  const float scale = static_cast<float>(1.0 / (255.0 * std)),
+              shift = static_cast<float>(mean / std);
   for (std::size_t i = 0; i < images.values.size(); ++i) px[i] = images.values[i] * scale - shift;
   std::int64_t* lp = out.labels.data<std::int64_t>();
   for (std::int64_t i = 0; i < n; ++i) {

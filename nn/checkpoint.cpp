@@ -38,10 +38,14 @@ constexpr const char* kMetadataKey = "__metadata__";
 
 const char* file_dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::Bool:
+      return "BOOL";
   }
   return "?";
 }
@@ -176,8 +180,10 @@ class HeaderParser {
     if (state_ == State::kEntryValue && field_ == Field::kDtype) {
       entry().dtype = parse_file_dtype(s);
       if (!entry().dtype)
-        return problem("tensor '{}' has dtype \"{}\", which seqgrad does not read (it reads F32, "
-                       "F64, I64 and BOOL)", name(), s);
+        return problem(
+            "tensor '{}' has dtype \"{}\", which seqgrad does not read (it reads F32, "
+            "F64, I64 and BOOL)",
+            name(), s);
       state_ = State::kEntry;
       return true;
     }
@@ -246,8 +252,9 @@ class HeaderParser {
       } else {
         return problem("tensor '{}' has an unknown field \"{}\"", e.name, k);
       }
-      const bool seen = field_ == Field::kDtype ? e.dtype.has_value()
-                        : field_ == Field::kShape ? e.has_shape : e.has_offsets;
+      const bool seen = field_ == Field::kDtype   ? e.dtype.has_value()
+                        : field_ == Field::kShape ? e.has_shape
+                                                  : e.has_offsets;
       if (seen) return problem("tensor '{}' has \"{}\" twice", e.name, k);
       state_ = State::kEntryValue;
       return true;
@@ -290,8 +297,18 @@ class HeaderParser {
   }
 
  private:
-  enum class State { kStart, kTop, kTopValue, kMeta, kMetaValue, kEntry, kEntryValue, kShape,
-                     kOffsets, kDone };
+  enum class State {
+    kStart,
+    kTop,
+    kTopValue,
+    kMeta,
+    kMetaValue,
+    kEntry,
+    kEntryValue,
+    kShape,
+    kOffsets,
+    kDone
+  };
   enum class Field { kDtype, kShape, kOffsets };
 
   HeaderEntry& entry() { return entries.back(); }
@@ -318,8 +335,8 @@ class HeaderParser {
           return problem("tensor '{}': \"dtype\" is {}, not a string", name(), got);
         if (field_ == Field::kShape)
           return problem("tensor '{}': \"shape\" is {}, not an array of integers", name(), got);
-        return problem("tensor '{}': \"data_offsets\" is {}, not an array of two integers",
-                       name(), got);
+        return problem("tensor '{}': \"data_offsets\" is {}, not an array of two integers", name(),
+                       got);
       case State::kShape:
         return problem("tensor '{}': \"shape\" holds {}, not only integers", name(), got);
       case State::kOffsets:
@@ -363,9 +380,10 @@ std::string check_entry(const HeaderEntry& e, std::uint64_t data_size) {
                        e.name, begin, end, end - begin, file_dtype_name(*e.dtype),
                        shape_string(e.shape), numel * item);
   if (end > data_size)
-    return fmt::format("tensor '{}': data_offsets [{}, {}] run past the end of the data section "
-                       "({} bytes): the file is truncated or corrupt", e.name, begin, end,
-                       data_size);
+    return fmt::format(
+        "tensor '{}': data_offsets [{}, {}] run past the end of the data section "
+        "({} bytes): the file is truncated or corrupt",
+        e.name, begin, end, data_size);
   return {};
 }
 
@@ -375,16 +393,14 @@ std::string check_entry(const HeaderEntry& e, std::uint64_t data_size) {
 std::string check_coverage(const std::vector<HeaderEntry>& entries, std::uint64_t data_size) {
   std::vector<const HeaderEntry*> order;
   for (const HeaderEntry& e : entries) order.push_back(&e);
-  std::sort(order.begin(), order.end(), [](const HeaderEntry* a, const HeaderEntry* b) {
-    return a->offsets < b->offsets;
-  });
+  std::sort(order.begin(), order.end(),
+            [](const HeaderEntry* a, const HeaderEntry* b) { return a->offsets < b->offsets; });
   std::uint64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
   const HeaderEntry* prev = nullptr;
   for (const HeaderEntry* e : order) {
     if (e->offsets[0] < covered)
       return fmt::format("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", prev->name,
-                         prev->offsets[0], prev->offsets[1], e->name, e->offsets[0],
-                         e->offsets[1]);
+                         prev->offsets[0], prev->offsets[1], e->name, e->offsets[0], e->offsets[1]);
     if (e->offsets[0] > covered)
       return fmt::format("bytes [{}, {}) of the data section belong to no tensor", covered,
                          e->offsets[0]);
@@ -392,8 +408,10 @@ std::string check_coverage(const std::vector<HeaderEntry>& entries, std::uint64_
     prev = e;
   }
   if (covered != data_size)
-    return fmt::format("{} trailing bytes after the last tensor (the tensors cover {} of the {} "
-                       "bytes of the data section)", data_size - covered, covered, data_size);
+    return fmt::format(
+        "{} trailing bytes after the last tensor (the tensors cover {} of the {} "
+        "bytes of the data section)",
+        data_size - covered, covered, data_size);
   return {};
 }
 
@@ -443,8 +461,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   auto give_up = [&](const char* step, int err) {
     if (fd.get() >= 0) fd.close();
     ::unlink(tmp.c_str());
-    fail("save_safetensors: cannot write '{}': {} '{}' failed: {}", path, step, tmp,
-         os_error(err));
+    fail("save_safetensors: cannot write '{}': {} '{}' failed: {}", path, step, tmp, os_error(err));
   };
   int err = write_all(fd.get(), &header_len, sizeof header_len);
   if (!err) err = write_all(fd.get(), text.data(), text.size());
@@ -500,15 +517,18 @@ SafetensorsFile load_safetensors(const std::string& path) {
   if (file_size == 0) invalid(path, "the file is empty");
   if (file_size < 8)
     invalid(path, fmt::format("the file is only {} bytes long, too short for the 8-byte header "
-                              "length", file_size));
+                              "length",
+                              file_size));
   std::uint64_t header_len = 0;
   read_or_fail(&header_len, sizeof header_len, 0);
   if (header_len > kMaxHeaderBytes)
     invalid(path, fmt::format("header length {} is over the {} byte limit: not a safetensors "
-                              "file, or corrupt", header_len, kMaxHeaderBytes));
+                              "file, or corrupt",
+                              header_len, kMaxHeaderBytes));
   if (header_len > file_size - 8)
     invalid(path, fmt::format("header length {} runs past the end of the file ({} bytes): the "
-                              "file is truncated or corrupt", header_len, file_size));
+                              "file is truncated or corrupt",
+                              header_len, file_size));
   std::string text(static_cast<std::size_t>(header_len), '\0');
   read_or_fail(text.data(), header_len, 8);
 

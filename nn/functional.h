@@ -11,8 +11,8 @@ namespace seqgrad::nn::functional {
 // --- dense (functional_dense.cpp) ---------------------------------------------------------------
 // y = x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined).
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias = {});
-// Rows of weight [num, dim] picked by int64 ids of any shape; the result has shape ids.shape + [dim].
-// Rows equal to padding_idx (negative: counted from the end) get no gradient.
+// Rows of weight [num, dim] picked by int64 ids of any shape; the result has shape ids.shape +
+// [dim]. Rows equal to padding_idx (negative: counted from the end) get no gradient.
 Variable embedding(const Tensor& ids, const Variable& weight,
                    std::optional<std::int64_t> padding_idx = {});
 // Zeroes each element with probability p and scales the rest by 1/(1-p) when training.

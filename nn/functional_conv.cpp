@@ -104,7 +104,6 @@ void col2im(const T* cols, T* in, const ConvGeometry& g) {
       }
 }
 
-
 }  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
@@ -112,8 +111,10 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   check(x.dim() == 4, "conv2d: input must be 4-D [N, C, H, W], got shape {}", x.shape());
   check(weight.dim() == 4, "conv2d: weight must be 4-D [OC, C, KH, KW], got shape {}",
         weight.shape());
-  check(x.size(1) == weight.size(1), "conv2d: input has {} channels, weight expects {} (shapes {} "
-        "and {})", x.size(1), weight.size(1), x.shape(), weight.shape());
+  check(x.size(1) == weight.size(1),
+        "conv2d: input has {} channels, weight expects {} (shapes {} "
+        "and {})",
+        x.size(1), weight.size(1), x.shape(), weight.shape());
   check(o.stride_h > 0 && o.stride_w > 0 && o.dilation_h > 0 && o.dilation_w > 0 && o.pad_h >= 0 &&
             o.pad_w >= 0,
         "conv2d: stride and dilation must be positive and padding non-negative");
@@ -121,7 +122,8 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         "conv2d: bias of shape {} does not match {} output channels",
         bias.defined() ? bias.shape() : Dims{}, weight.size(0));
   check(x.dtype() == weight.dtype(), "conv2d: dtypes {} and {} differ", x.dtype(), weight.dtype());
-  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(2), weight.size(3), 0, 0, o};
+  ConvGeometry g{x.size(0),      x.size(1), x.size(2), x.size(3), weight.size(2),
+                 weight.size(3), 0,         0,         o};
   g.oh = out_size(g.h, g.kh, o.stride_h, o.pad_h, o.dilation_h);
   g.ow = out_size(g.w, g.kw, o.stride_w, o.pad_w, o.dilation_w);
   check(g.oh > 0 && g.ow > 0, "conv2d: kernel {}x{} does not fit input of shape {} (padding {}x{})",
@@ -183,8 +185,10 @@ Variable conv1d(const Variable& x, const Variable& weight, const Variable& bias,
   check(x.dim() == 3, "conv1d: input must be 3-D [N, C, L], got shape {}", x.shape());
   check(weight.dim() == 3, "conv1d: weight must be 3-D [OC, C, K], got shape {}", weight.shape());
   // Checked here too, so that errors name conv1d and the 3-D shapes the caller passed.
-  check(x.size(1) == weight.size(1), "conv1d: input has {} channels, weight expects {} (shapes {} "
-        "and {})", x.size(1), weight.size(1), x.shape(), weight.shape());
+  check(x.size(1) == weight.size(1),
+        "conv1d: input has {} channels, weight expects {} (shapes {} "
+        "and {})",
+        x.size(1), weight.size(1), x.shape(), weight.shape());
   check(stride > 0 && dilation > 0 && padding >= 0,
         "conv1d: stride and dilation must be positive and padding non-negative");
   check(out_size(x.size(2), weight.size(2), stride, padding, dilation) > 0,
@@ -243,17 +247,17 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
     std::int64_t* arg = argmax.data<std::int64_t>();
     if (g.k == 2 && g.stride == 2 && g.pad == 0) {  // the usual 2x2 pooling: no bounds checks
       parallel_for(g.planes, [&](std::int64_t first, std::int64_t last) {
-      for (std::int64_t p = first; p < last; ++p)
-        for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-          const std::int64_t top = (p * g.h + 2 * oy) * g.w;
-          for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-            const std::int64_t i0 = top + 2 * ox, i2 = i0 + g.w;
-            const std::int64_t i = larger(in, larger(in, i0, i0 + 1), larger(in, i2, i2 + 1));
-            const std::int64_t o = (p * g.oh + oy) * g.ow + ox;
-            out[o] = in[i];
-            arg[o] = i;
+        for (std::int64_t p = first; p < last; ++p)
+          for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+            const std::int64_t top = (p * g.h + 2 * oy) * g.w;
+            for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+              const std::int64_t i0 = top + 2 * ox, i2 = i0 + g.w;
+              const std::int64_t i = larger(in, larger(in, i0, i0 + 1), larger(in, i2, i2 + 1));
+              const std::int64_t o = (p * g.oh + oy) * g.ow + ox;
+              out[o] = in[i];
+              arg[o] = i;
+            }
           }
-        }
       });
       return;
     }
@@ -325,16 +329,18 @@ Variable avg_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
     for (std::int64_t o = 0, n = y.numel(); o < n; ++o) out[o] *= static_cast<T>(scale);
   });
   const Dims in_shape = x.shape();
-  return record("avg_pool2d", y, {x}, [in_shape, each_window, scale](const Tensor& gy, GradSlots& dx) {
-    Tensor gx = zeros(in_shape, gy.dtype());
-    const Tensor gyc = gy.contiguous();
-    dispatch_floating(gy.dtype(), "avg_pool2d", [&]<class T>() {
-      const T* src = gyc.data<T>();
-      T* dst = gx.data<T>();
-      each_window([&](std::int64_t o, std::int64_t i) { dst[i] += src[o] * static_cast<T>(scale); });
-    });
-    dx[0] += gx;
-  });
+  return record(
+      "avg_pool2d", y, {x}, [in_shape, each_window, scale](const Tensor& gy, GradSlots& dx) {
+        Tensor gx = zeros(in_shape, gy.dtype());
+        const Tensor gyc = gy.contiguous();
+        dispatch_floating(gy.dtype(), "avg_pool2d", [&]<class T>() {
+          const T* src = gyc.data<T>();
+          T* dst = gx.data<T>();
+          each_window(
+              [&](std::int64_t o, std::int64_t i) { dst[i] += src[o] * static_cast<T>(scale); });
+        });
+        dx[0] += gx;
+      });
 }
 
 }  // namespace seqgrad::nn::functional

@@ -16,8 +16,8 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
         "linear: input of shape {} does not end in in_features = {} (weight shape {})", x.shape(),
         weight.size(1), weight.shape());
   check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
-        "linear: bias of shape {} does not match out_features = {}", bias.defined() ? bias.shape() : Dims{},
-        weight.size(0));
+        "linear: bias of shape {} does not match out_features = {}",
+        bias.defined() ? bias.shape() : Dims{}, weight.size(0));
   const std::int64_t in = weight.size(1), out = weight.size(0);
   const Tensor x2 = x.value().reshape({-1, in}), w = weight.value();
   Tensor y2 = Tensor::empty({x2.size(0), out}, x.dtype());
@@ -47,7 +47,8 @@ Variable embedding(const Tensor& ids, const Variable& weight,
                    std::optional<std::int64_t> padding_idx) {
   check_defined(ids, "embedding");
   check(ids.dtype() == kInt64, "embedding: ids must be int64, got {}", ids.dtype());
-  check(weight.dim() == 2, "embedding: weight must be 2-D [num, dim], got shape {}", weight.shape());
+  check(weight.dim() == 2, "embedding: weight must be 2-D [num, dim], got shape {}",
+        weight.shape());
   // As in torch.nn.functional.embedding: a negative padding_idx counts from the end (it would
   // otherwise match no id and the padding row would be trained), and it must name a row.
   if (padding_idx) {
@@ -61,13 +62,15 @@ Variable embedding(const Tensor& ids, const Variable& weight,
   out_shape.push_back(weight.size(1));
   const Tensor y = index_select(weight.value(), 0, flat).view(out_shape);
   const Dims w_shape = weight.shape();
-  return record("embedding", y, {weight}, [flat, w_shape, padding_idx](const Tensor& gy, GradSlots& dx) {
-    Tensor rows = gy.reshape({-1, w_shape[1]});
-    if (padding_idx) rows = masked_fill(rows, eq(flat, static_cast<double>(*padding_idx)).unsqueeze(1), 0.0);
-    Tensor g = zeros(w_shape, gy.dtype());
-    index_add_(g, 0, flat, rows.contiguous());
-    dx[0] += g;
-  });
+  return record(
+      "embedding", y, {weight}, [flat, w_shape, padding_idx](const Tensor& gy, GradSlots& dx) {
+        Tensor rows = gy.reshape({-1, w_shape[1]});
+        if (padding_idx)
+          rows = masked_fill(rows, eq(flat, static_cast<double>(*padding_idx)).unsqueeze(1), 0.0);
+        Tensor g = zeros(w_shape, gy.dtype());
+        index_add_(g, 0, flat, rows.contiguous());
+        dx[0] += g;
+      });
 }
 
 // y = x * m / (1 - p) with m ~ Bernoulli(1 - p): the product rule gives the backward.
@@ -109,17 +112,19 @@ Variable gelu(const Variable& x) {
       return static_cast<T>(0.5 * v * (1.0 + std::erf(v * std::numbers::sqrt2 / 2)));
     });
   });
-  return record("gelu", y, {x}, [xv](const Tensor& gy, GradSlots& dx) {
-    Tensor d = Tensor::empty(xv.shape(), xv.dtype());
-    dispatch_floating(xv.dtype(), "gelu", [&]<class T>() {
-      detail::map1<T, T>(d, xv, "gelu", [](T v) {
-        const double cdf = 0.5 * (1.0 + std::erf(v * std::numbers::sqrt2 / 2));
-        const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2 * std::numbers::pi);
-        return static_cast<T>(cdf + v * pdf);
-      });
-    });
-    dx[0] += gy * d;
-  }, {xv});
+  return record("gelu", y, {x},
+                [xv](const Tensor& gy, GradSlots& dx) {
+                  Tensor d = Tensor::empty(xv.shape(), xv.dtype());
+                  dispatch_floating(xv.dtype(), "gelu", [&]<class T>() {
+                    detail::map1<T, T>(d, xv, "gelu", [](T v) {
+                      const double cdf = 0.5 * (1.0 + std::erf(v * std::numbers::sqrt2 / 2));
+                      const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2 * std::numbers::pi);
+                      return static_cast<T>(cdf + v * pdf);
+                    });
+                  });
+                  dx[0] += gy * d;
+                },
+                {xv});
 }
 
 }  // namespace seqgrad::nn::functional

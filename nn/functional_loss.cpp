@@ -12,9 +12,12 @@ namespace {
 
 Variable reduce(const Variable& per_element, Reduction reduction, double count) {
   switch (reduction) {
-    case Reduction::None: return per_element;
-    case Reduction::Sum: return sum(per_element);
-    case Reduction::Mean: return sum(per_element) / count;
+    case Reduction::None:
+      return per_element;
+    case Reduction::Sum:
+      return sum(per_element);
+    case Reduction::Mean:
+      return sum(per_element) / count;
   }
   return per_element;
 }
@@ -28,8 +31,10 @@ std::pair<Variable, Tensor> as_rows(const Variable& logits, const Tensor& target
   if (logits.dim() == 1) return as_rows(logits.unsqueeze(0), target.reshape({1}), op);
   Dims expected = logits.shape();
   expected.erase(1);
-  check(target.shape() == expected, "{}: target of shape {} does not match input of shape {} "
-        "(expected {})", op, target.shape(), logits.shape(), expected);
+  check(target.shape() == expected,
+        "{}: target of shape {} does not match input of shape {} "
+        "(expected {})",
+        op, target.shape(), logits.shape(), expected);
   if (logits.dim() == 2) return {logits, target};
   Dims order{0};
   for (int d = 2; d < logits.dim(); ++d) order.push_back(d);
@@ -52,8 +57,10 @@ Variable cross_entropy(const Variable& logits_in, const Tensor& target_in, Reduc
   std::int64_t counted = 0;
   for (std::int64_t i = 0; i < N; ++i) {
     if (tp[i] == ignore_index) continue;
-    check(tp[i] >= 0 && tp[i] < C, "cross_entropy: target {} at position {} is out of range for "
-          "{} classes", tp[i], i, C);
+    check(tp[i] >= 0 && tp[i] < C,
+          "cross_entropy: target {} at position {} is out of range for "
+          "{} classes",
+          tp[i], i, C);
     ++counted;
   }
   const double eps = label_smoothing;
@@ -74,36 +81,38 @@ Variable cross_entropy(const Variable& logits_in, const Tensor& target_in, Reduc
       }
       const double l = static_cast<double>(m) + std::log(total);
       sp[i] = static_cast<T>(l);
-      lp[i] = tp[i] == ignore_index
-                  ? T(0)
-                  : static_cast<T>(l - (1.0 - eps) * row[tp[i]] - eps / static_cast<double>(C) * row_sum);
+      lp[i] = tp[i] == ignore_index ? T(0)
+                                    : static_cast<T>(l - (1.0 - eps) * row[tp[i]] -
+                                                     eps / static_cast<double>(C) * row_sum);
     }
   });
   const Dims out_shape = target_in.shape();
   Variable per = record("cross_entropy", loss, {logits},
                         [x, t, lse, N, C, eps, ignore_index](const Tensor& gy, GradSlots& dx) {
-    Tensor g = Tensor::empty({N, C}, x.dtype());
-    const Tensor gyc = gy.contiguous();
-    dispatch_floating(x.dtype(), "cross_entropy", [&]<class T>() {
-      const T* xp = x.data<T>();
-      const T* sp = lse.data<T>();
-      const T* gp = gyc.data<T>();
-      const std::int64_t* tp = t.data<std::int64_t>();
-      T* out = g.data<T>();
-      const T smooth = static_cast<T>(eps / static_cast<double>(C));
-      for (std::int64_t i = 0; i < N; ++i) {
-        T* row = out + i * C;
-        if (tp[i] == ignore_index) {
-          std::fill_n(row, C, T(0));
-          continue;
-        }
-        const T scale = gp[i];
-        for (std::int64_t c = 0; c < C; ++c) row[c] = scale * (std::exp(xp[i * C + c] - sp[i]) - smooth);
-        row[tp[i]] -= scale * static_cast<T>(1.0 - eps);
-      }
-    });
-    dx[0] += g;
-  }, {x});
+                          Tensor g = Tensor::empty({N, C}, x.dtype());
+                          const Tensor gyc = gy.contiguous();
+                          dispatch_floating(x.dtype(), "cross_entropy", [&]<class T>() {
+                            const T* xp = x.data<T>();
+                            const T* sp = lse.data<T>();
+                            const T* gp = gyc.data<T>();
+                            const std::int64_t* tp = t.data<std::int64_t>();
+                            T* out = g.data<T>();
+                            const T smooth = static_cast<T>(eps / static_cast<double>(C));
+                            for (std::int64_t i = 0; i < N; ++i) {
+                              T* row = out + i * C;
+                              if (tp[i] == ignore_index) {
+                                std::fill_n(row, C, T(0));
+                                continue;
+                              }
+                              const T scale = gp[i];
+                              for (std::int64_t c = 0; c < C; ++c)
+                                row[c] = scale * (std::exp(xp[i * C + c] - sp[i]) - smooth);
+                              row[tp[i]] -= scale * static_cast<T>(1.0 - eps);
+                            }
+                          });
+                          dx[0] += g;
+                        },
+                        {x});
   return reduce(per.reshape(out_shape), reduction, static_cast<double>(counted));
 }
 

@@ -9,8 +9,10 @@ namespace seqgrad::nn::init {
 // fan_in = size(1) * receptive field, fan_out = size(0) * receptive field (weights [out, in, ...]).
 std::pair<std::int64_t, std::int64_t> fans(const Tensor& t);
 
-const Tensor& uniform_(const Tensor& t, double low = 0.0, double high = 1.0, Generator* gen = nullptr);
-const Tensor& normal_(const Tensor& t, double mean = 0.0, double std = 1.0, Generator* gen = nullptr);
+const Tensor& uniform_(const Tensor& t, double low = 0.0, double high = 1.0,
+                       Generator* gen = nullptr);
+const Tensor& normal_(const Tensor& t, double mean = 0.0, double std = 1.0,
+                      Generator* gen = nullptr);
 const Tensor& zeros_(const Tensor& t);
 const Tensor& ones_(const Tensor& t);
 // U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).

@@ -9,7 +9,9 @@ namespace seqgrad::nn {
 namespace {
 // PyTorch's default for Linear and Conv: kaiming_uniform_(a = sqrt(5)) on the weight, which is
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias.
-double default_bound(std::int64_t fan_in) { return fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0; }
+double default_bound(std::int64_t fan_in) {
+  return fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+}
 }  // namespace
 
 Linear::Linear(std::int64_t in, std::int64_t out, bool has_bias, DType dtype, Generator* gen)
@@ -17,7 +19,8 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool has_bias, DType dtype, Ge
   check(in > 0 && out > 0, "Linear: sizes must be positive, got in={} out={}", in, out);
   const double b = default_bound(in);
   weight = register_parameter("weight", seqgrad::uniform_(empty({out, in}, dtype), -b, b, gen));
-  if (has_bias) bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
+  if (has_bias)
+    bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
 }
 Variable Linear::forward(const Variable& x) { return functional::linear(x, weight, bias); }
 std::string Linear::extra_repr() const {
@@ -53,8 +56,10 @@ Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t s
   check(in > 0 && out > 0 && k > 0, "Conv2d: channels and kernel size must be positive");
   options = {stride, stride, padding, padding, dilation, dilation};
   const double b = default_bound(in * k * k);
-  weight = register_parameter("weight", seqgrad::uniform_(empty({out, in, k, k}, dtype), -b, b, gen));
-  if (has_bias) bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
+  weight =
+      register_parameter("weight", seqgrad::uniform_(empty({out, in, k, k}, dtype), -b, b, gen));
+  if (has_bias)
+    bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
 }
 Variable Conv2d::forward(const Variable& x) { return functional::conv2d(x, weight, bias, options); }
 std::string Conv2d::extra_repr() const {
@@ -69,7 +74,8 @@ Conv1d::Conv1d(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t s
   check(in > 0 && out > 0 && k > 0, "Conv1d: channels and kernel size must be positive");
   const double b = default_bound(in * k);
   weight = register_parameter("weight", seqgrad::uniform_(empty({out, in, k}, dtype), -b, b, gen));
-  if (has_bias) bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
+  if (has_bias)
+    bias = register_parameter("bias", seqgrad::uniform_(empty({out}, dtype), -b, b, gen));
 }
 Variable Conv1d::forward(const Variable& x) {
   return functional::conv1d(x, weight, bias, stride, padding, dilation);
@@ -105,7 +111,9 @@ Variable Flatten::forward(const Variable& x) {
 Dropout::Dropout(double p_, Generator* gen_) : Layer("Dropout"), p(p_), gen(gen_) {
   check(p >= 0.0 && p <= 1.0, "Dropout: probability must be in [0, 1], got {}", p);
 }
-Variable Dropout::forward(const Variable& x) { return functional::dropout(x, p, is_training(), gen); }
+Variable Dropout::forward(const Variable& x) {
+  return functional::dropout(x, p, is_training(), gen);
+}
 std::string Dropout::extra_repr() const { return fmt::format("p={}", p); }
 
 LayerNorm::LayerNorm(Dims shape, double eps_, bool affine, DType dtype)

@@ -77,8 +77,10 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     check(t.defined() && t.shape() == p.shape(),
           "load_state_dict: parameter '{}' has shape {} in the state, {} in the model", name,
           t.defined() ? t.shape() : Dims{}, p.shape());
-    check(t.dtype() == p.dtype(), "load_state_dict: parameter '{}' has dtype {} in the state, {} "
-          "in the model", name, t.dtype(), p.dtype());
+    check(t.dtype() == p.dtype(),
+          "load_state_dict: parameter '{}' has dtype {} in the state, {} "
+          "in the model",
+          name, t.dtype(), p.dtype());
   }
   if (strict && matched != state.size()) {
     for (const auto& [name, t] : state) {

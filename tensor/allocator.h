@@ -11,12 +11,12 @@
 namespace seqgrad {
 
 struct AllocatorStats {
-  std::size_t live_bytes = 0;           // held by tensors right now
-  std::size_t peak_bytes = 0;           // highest live_bytes since start (or reset_peak)
-  std::size_t cached_bytes = 0;         // freed by tensors, kept for reuse
-  std::uint64_t allocations = 0;        // requests served (from cache or system)
-  std::uint64_t system_allocations = 0; // requests that had to call the system allocator
-  std::uint64_t system_frees = 0;       // blocks given back by release_cached()
+  std::size_t live_bytes = 0;            // held by tensors right now
+  std::size_t peak_bytes = 0;            // highest live_bytes since start (or reset_peak)
+  std::size_t cached_bytes = 0;          // freed by tensors, kept for reuse
+  std::uint64_t allocations = 0;         // requests served (from cache or system)
+  std::uint64_t system_allocations = 0;  // requests that had to call the system allocator
+  std::uint64_t system_frees = 0;        // blocks given back by release_cached()
 };
 
 class CachingAllocator {

@@ -31,7 +31,8 @@ Tensor full_like(const Tensor& t, double value) {
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
 
 Tensor arange(double start, double end, double step, std::optional<DType> dtype_opt) {
-  const bool whole = start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
+  const bool whole =
+      start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
   const DType dtype = dtype_opt.value_or(whole ? kInt64 : kFloat32);
   check(step != 0.0, "arange: step must be nonzero");
   check(std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
@@ -41,11 +42,14 @@ Tensor arange(double start, double end, double step, std::optional<DType> dtype_
   Tensor t = Tensor::empty({n}, dtype);
   dispatch_numeric(dtype, "arange", [&]<class T>() {
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
 }
-Tensor arange(std::int64_t end, DType dtype) { return arange(0.0, static_cast<double>(end), 1.0, dtype); }
+Tensor arange(std::int64_t end, DType dtype) {
+  return arange(0.0, static_cast<double>(end), 1.0, dtype);
+}
 
 Tensor linspace(double start, double end, std::int64_t steps, DType dtype) {
   check(steps >= 0, "linspace: steps must be non-negative, got {}", steps);
@@ -53,7 +57,8 @@ Tensor linspace(double start, double end, std::int64_t steps, DType dtype) {
   dispatch_floating(dtype, "linspace", [&]<class T>() {
     T* p = t.data<T>();
     const double h = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-    for (std::int64_t i = 0; i < steps; ++i) p[i] = static_cast<T>(start + h * static_cast<double>(i));
+    for (std::int64_t i = 0; i < steps; ++i)
+      p[i] = static_cast<T>(start + h * static_cast<double>(i));
   });
   return t;
 }
@@ -141,8 +146,12 @@ Tensor from_data(const std::vector<T>& data, Dims shape) {
 }
 }  // namespace
 
-Tensor from_vector(const std::vector<float>& data, const Dims& shape) { return from_data(data, shape); }
-Tensor from_vector(const std::vector<double>& data, const Dims& shape) { return from_data(data, shape); }
+Tensor from_vector(const std::vector<float>& data, const Dims& shape) {
+  return from_data(data, shape);
+}
+Tensor from_vector(const std::vector<double>& data, const Dims& shape) {
+  return from_data(data, shape);
+}
 Tensor from_vector(const std::vector<std::int64_t>& data, const Dims& shape) {
   return from_data(data, shape);
 }

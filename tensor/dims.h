@@ -18,7 +18,8 @@ inline constexpr int kMaxDims = 8;
 class Dims {
  public:
   Dims() {}  // user-provided so that entries past n_ stay uninitialised (see d_)
-  Dims(std::initializer_list<std::int64_t> values) : Dims(std::span(values.begin(), values.size())) {}
+  Dims(std::initializer_list<std::int64_t> values)
+      : Dims(std::span(values.begin(), values.size())) {}
   explicit Dims(std::span<const std::int64_t> values) {
     check(values.size() <= kMaxDims, "Dims: {} dimensions given, at most {} are supported",
           values.size(), kMaxDims);

@@ -75,34 +75,46 @@ Tensor compare_scalar(const Tensor& a, double s, const char* op, F f) {
 
 }  // namespace
 
-Tensor neg(const Tensor& x) { return unary_numeric(x, "neg", [](auto v) { return -v; }); }
-Tensor abs(const Tensor& x) { return unary_numeric(x, "abs", [](auto v) { return v < 0 ? -v : v; }); }
+Tensor neg(const Tensor& x) {
+  return unary_numeric(x, "neg", [](auto v) { return -v; });
+}
+Tensor abs(const Tensor& x) {
+  return unary_numeric(x, "abs", [](auto v) { return v < 0 ? -v : v; });
+}
 Tensor sign(const Tensor& x) {
   return unary_numeric(x, "sign", [](auto v) { return (v > 0) - (v < 0); });
 }
 // float32 uses the vectorisable versions in vecmath.h; float64 the C library's.
 Tensor exp(const Tensor& x) {
   return unary_floating(x, "exp", [](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>) return vecmath::exp(v);
-    else return std::exp(v);
+    if constexpr (std::is_same_v<decltype(v), float>)
+      return vecmath::exp(v);
+    else
+      return std::exp(v);
   });
 }
-Tensor log(const Tensor& x) { return unary_floating(x, "log", [](auto v) { return std::log(v); }); }
+Tensor log(const Tensor& x) {
+  return unary_floating(x, "log", [](auto v) { return std::log(v); });
+}
 Tensor sqrt(const Tensor& x) {
   return unary_floating(x, "sqrt", [](auto v) { return std::sqrt(v); });
 }
 Tensor tanh(const Tensor& x) {
   return unary_floating(x, "tanh", [](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>) return vecmath::tanh(v);
-    else return std::tanh(v);
+    if constexpr (std::is_same_v<decltype(v), float>)
+      return vecmath::tanh(v);
+    else
+      return std::tanh(v);
   });
 }
 Tensor sigmoid(const Tensor& x) {
   // 1 / (1 + e^-v) overflows gracefully: e^-v = inf gives exactly 0.
   return unary_floating(x, "sigmoid", [](auto v) {
     using T = decltype(v);
-    if constexpr (std::is_same_v<T, float>) return vecmath::sigmoid(v);
-    else return T(1) / (T(1) + std::exp(-v));
+    if constexpr (std::is_same_v<T, float>)
+      return vecmath::sigmoid(v);
+    else
+      return T(1) / (T(1) + std::exp(-v));
   });
 }
 Tensor relu(const Tensor& x) {
@@ -171,18 +183,42 @@ Tensor minimum(const Tensor& a, double s) {
   });
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto y) { return x != y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
-Tensor eq(const Tensor& a, double s) { return compare_scalar(a, s, "eq", [](double x, double y) { return x == y; }); }
-Tensor ne(const Tensor& a, double s) { return compare_scalar(a, s, "ne", [](double x, double y) { return x != y; }); }
-Tensor lt(const Tensor& a, double s) { return compare_scalar(a, s, "lt", [](double x, double y) { return x < y; }); }
-Tensor le(const Tensor& a, double s) { return compare_scalar(a, s, "le", [](double x, double y) { return x <= y; }); }
-Tensor gt(const Tensor& a, double s) { return compare_scalar(a, s, "gt", [](double x, double y) { return x > y; }); }
-Tensor ge(const Tensor& a, double s) { return compare_scalar(a, s, "ge", [](double x, double y) { return x >= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ne", [](auto x, auto y) { return x != y; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "lt", [](auto x, auto y) { return x < y; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "le", [](auto x, auto y) { return x <= y; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "gt", [](auto x, auto y) { return x > y; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ge", [](auto x, auto y) { return x >= y; });
+}
+Tensor eq(const Tensor& a, double s) {
+  return compare_scalar(a, s, "eq", [](double x, double y) { return x == y; });
+}
+Tensor ne(const Tensor& a, double s) {
+  return compare_scalar(a, s, "ne", [](double x, double y) { return x != y; });
+}
+Tensor lt(const Tensor& a, double s) {
+  return compare_scalar(a, s, "lt", [](double x, double y) { return x < y; });
+}
+Tensor le(const Tensor& a, double s) {
+  return compare_scalar(a, s, "le", [](double x, double y) { return x <= y; });
+}
+Tensor gt(const Tensor& a, double s) {
+  return compare_scalar(a, s, "gt", [](double x, double y) { return x > y; });
+}
+Tensor ge(const Tensor& a, double s) {
+  return compare_scalar(a, s, "ge", [](double x, double y) { return x >= y; });
+}
 
 Tensor logical_not(const Tensor& mask) {
   check_defined(mask, "logical_not");

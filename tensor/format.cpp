@@ -21,20 +21,28 @@ struct Printer {
   std::string element(std::int64_t offset) const {
     return dispatch(t.dtype(), [&]<class T>() -> std::string {
       const T v = static_cast<const T*>(t.storage()->data())[offset];
-      if constexpr (std::is_same_v<T, bool>) return v ? "True" : "False";
-      else if constexpr (std::is_integral_v<T>) return fmt::format("{}", v);
-      else if (std::isnan(v)) return "nan";
-      else if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-      else if (use_exponent) return fmt::format("{:.4e}", static_cast<double>(v));
-      else return fmt::format("{:.4f}", static_cast<double>(v));
+      if constexpr (std::is_same_v<T, bool>)
+        return v ? "True" : "False";
+      else if constexpr (std::is_integral_v<T>)
+        return fmt::format("{}", v);
+      else if (std::isnan(v))
+        return "nan";
+      else if (std::isinf(v))
+        return v > 0 ? "inf" : "-inf";
+      else if (use_exponent)
+        return fmt::format("{:.4e}", static_cast<double>(v));
+      else
+        return fmt::format("{:.4f}", static_cast<double>(v));
     });
   }
 
   // Visits the elements that will be printed (for the column width) or prints them.
   void walk(int d, std::int64_t offset, int indent, bool print) {
     if (d == t.dim()) {
-      if (print) out += fmt::format("{:>{}}", element(offset), width);
-      else width = std::max<int>(width, static_cast<int>(element(offset).size()));
+      if (print)
+        out += fmt::format("{:>{}}", element(offset), width);
+      else
+        width = std::max<int>(width, static_cast<int>(element(offset).size()));
       return;
     }
     const std::int64_t n = t.size(d);
@@ -51,8 +59,10 @@ struct Printer {
       walk(d + 1, offset + i * t.stride(d), indent + 1, print);
       if (print && i + 1 < n) {
         out += ',';
-        if (d + 1 == t.dim()) out += ' ';
-        else out += std::string(t.dim() - d - 1, '\n') + std::string(indent + 1, ' ');
+        if (d + 1 == t.dim())
+          out += ' ';
+        else
+          out += std::string(t.dim() - d - 1, '\n') + std::string(indent + 1, ' ');
       }
     }
     if (print) out += ']';

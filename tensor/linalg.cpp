@@ -20,7 +20,7 @@ struct BlasView {
 BlasView blas_view(const Tensor& m) {
   const std::int64_t r = m.size(0), c = m.size(1);
   std::int64_t s0 = m.stride(0), s1 = m.stride(1);
-  if (c == 1) s1 = 1;               // the stride of a size-1 dim is free
+  if (c == 1) s1 = 1;  // the stride of a size-1 dim is free
   if (r == 1) s0 = std::max<std::int64_t>(c, 1);
   if (s1 == 1 && s0 >= std::max<std::int64_t>(c, 1)) return {m, false, s0};
   if (s0 == 1 && s1 >= std::max<std::int64_t>(r, 1)) return {m, true, s1};
@@ -37,20 +37,25 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   check(a.dim() == 2 && b.dim() == 2 && out.dim() == 2,
         "gemm: expects 2-D operands, got shapes {}, {} and out {}", a.shape(), b.shape(),
         out.shape());
-  check(a.dtype() == b.dtype() && a.dtype() == out.dtype(),
-        "gemm: dtypes {}, {} and {} differ", a.dtype(), b.dtype(), out.dtype());
+  check(a.dtype() == b.dtype() && a.dtype() == out.dtype(), "gemm: dtypes {}, {} and {} differ",
+        a.dtype(), b.dtype(), out.dtype());
   check(is_floating(a.dtype()), "gemm: expected float32 or float64, got {}", a.dtype());
   const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
         "gemm: shapes {} @ {} -> {} do not match", a.shape(), b.shape(), out.shape());
-  check(out.stride(1) == 1 || N == 1, "gemm: out must have unit stride along its last dim, got "
-        "strides {}", out.strides());
+  check(out.stride(1) == 1 || N == 1,
+        "gemm: out must have unit stride along its last dim, got "
+        "strides {}",
+        out.strides());
   out.bump_version();
   if (M == 0 || N == 0) return;
-  const std::int64_t ldc = std::max<std::int64_t>(M == 1 ? N : out.stride(0), std::max<std::int64_t>(N, 1));
+  const std::int64_t ldc =
+      std::max<std::int64_t>(M == 1 ? N : out.stride(0), std::max<std::int64_t>(N, 1));
   if (K == 0) {
-    if (beta == 0.0) out.zero_();
-    else out.mul_(beta);
+    if (beta == 0.0)
+      out.zero_();
+    else
+      out.mul_(beta);
     return;
   }
   const BlasView A = blas_view(a), B = blas_view(b);
@@ -69,8 +74,8 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
 Tensor mm(const Tensor& a, const Tensor& b) {
   check_defined(a, "mm");
   check_defined(b, "mm");
-  check(a.dim() == 2 && b.dim() == 2, "mm: expects 2-D operands, got shapes {} and {}",
-        a.shape(), b.shape());
+  check(a.dim() == 2 && b.dim() == 2, "mm: expects 2-D operands, got shapes {} and {}", a.shape(),
+        b.shape());
   check(a.size(1) == b.size(0), "mm: shapes {} and {} cannot be multiplied ({} != {})", a.shape(),
         b.shape(), a.size(1), b.size(0));
   check(a.dtype() == b.dtype(), "mm: dtypes {} and {} differ", a.dtype(), b.dtype());
@@ -83,8 +88,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 Tensor bmm(const Tensor& a, const Tensor& b) {
   check_defined(a, "bmm");
   check_defined(b, "bmm");
-  check(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D operands, got shapes {} and {}",
-        a.shape(), b.shape());
+  check(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D operands, got shapes {} and {}", a.shape(),
+        b.shape());
   check(a.size(0) == b.size(0) && a.size(2) == b.size(1),
         "bmm: shapes {} and {} cannot be multiplied", a.shape(), b.shape());
   return matmul(a, b);
@@ -93,8 +98,10 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_defined(a, "matmul");
   check_defined(b, "matmul");
-  check(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got shapes "
-        "{} and {}", a.shape(), b.shape());
+  check(a.dim() >= 1 && b.dim() >= 1,
+        "matmul: operands must have at least one dim, got shapes "
+        "{} and {}",
+        a.shape(), b.shape());
   check(a.dtype() == b.dtype(), "matmul: dtypes {} and {} differ", a.dtype(), b.dtype());
   check(is_floating(a.dtype()), "matmul: expected float32 or float64, got {}", a.dtype());
   if (a.dim() == 1 && b.dim() == 1) {
@@ -114,9 +121,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Dims bbatch(std::span(b.shape().begin(), b.shape().end() - 2));
   const Dims batch = broadcast_shapes(abatch, bbatch, "matmul");
   Dims ashape = batch, bshape = batch, oshape = batch;
-  ashape.push_back(M); ashape.push_back(K);
-  bshape.push_back(K); bshape.push_back(N);
-  oshape.push_back(M); oshape.push_back(N);
+  ashape.push_back(M);
+  ashape.push_back(K);
+  bshape.push_back(K);
+  bshape.push_back(N);
+  oshape.push_back(M);
+  oshape.push_back(N);
   Tensor ae = a.expand(ashape), be = b.expand(bshape);
   // 2-D x N-D with a contiguous left operand folds the batch into M: one large GEMM.
   Tensor out = Tensor::empty(oshape, a.dtype());

@@ -23,9 +23,9 @@ void parallel_for(std::int64_t n, F&& f) {
     if (n > 0) f(std::int64_t{0}, n);
     return;
   }
-  detail::run_parallel(n, threads, [](void* ctx, std::int64_t b, std::int64_t e) {
-    (*static_cast<F*>(ctx))(b, e);
-  }, &f);
+  detail::run_parallel(
+      n, threads, [](void* ctx, std::int64_t b, std::int64_t e) { (*static_cast<F*>(ctx))(b, e); },
+      &f);
 }
 
 // While alive, OpenBLAS runs single-threaded: for GEMMs issued from inside parallel_for, where

@@ -127,7 +127,8 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Along one dim: every 1-D lane of x along `dim` is handed to lane(in, in_stride, out, out_stride, n).
+// Along one dim: every 1-D lane of x along `dim` is handed to lane(in, in_stride, out, out_stride,
+// n).
 
 namespace {
 
@@ -143,7 +144,8 @@ void for_each_lane(const Tensor& x, int dim, const Tensor& out, const char* op, 
   for (auto& s : os) s *= sizeof(TOut);
   (void)op;
   const std::int64_t x_step = x.strides()[dim], o_step = out.strides()[dim];
-  detail::for_each_row<2>(outer, {static_cast<char*>(x.raw_data()), static_cast<char*>(out.raw_data())},
+  detail::for_each_row<2>(outer,
+                          {static_cast<char*>(x.raw_data()), static_cast<char*>(out.raw_data())},
                           {xs, os}, [&](detail::Ptrs<2> p, detail::Steps<2> s, std::int64_t rows) {
                             for (std::int64_t r = 0; r < rows; ++r)
                               lane(reinterpret_cast<const TIn*>(p[0] + r * s[0]), x_step,
@@ -152,7 +154,8 @@ void for_each_lane(const Tensor& x, int dim, const Tensor& out, const char* op, 
 }
 
 template <bool kMax>
-std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepdim, const char* op) {
+std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepdim,
+                                  const char* op) {
   check_defined(x, op);
   const int dim = normalize_dim(dim_, x.dim(), op);
   Tensor xv = x.dim() == 0 ? x.view({1}) : x;
@@ -163,21 +166,21 @@ std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepd
   Tensor indices = Tensor::empty(keep, kInt64);
   dispatch_numeric(x.dtype(), op, [&]<class T>() {
     // Two passes over the lanes (values, then indices) keep each lane function trivial.
-    for_each_lane<T, std::int64_t>(xv, dim, indices, op,
-                                   [](const T* in, std::int64_t is, std::int64_t* out,
-                                      std::int64_t, std::int64_t n) {
-                                     std::int64_t best = 0;
-                                     T bv = in[0];
-                                     for (std::int64_t i = 1; i < n; ++i) {
-                                       const T v = in[i * is];
-                                       if (bv != bv) break;  // NaN wins, as in PyTorch
-                                       if (v != v || (kMax ? v > bv : v < bv)) {
-                                         bv = v;
-                                         best = i;
-                                       }
-                                     }
-                                     *out = best;
-                                   });
+    for_each_lane<T, std::int64_t>(
+        xv, dim, indices, op,
+        [](const T* in, std::int64_t is, std::int64_t* out, std::int64_t, std::int64_t n) {
+          std::int64_t best = 0;
+          T bv = in[0];
+          for (std::int64_t i = 1; i < n; ++i) {
+            const T v = in[i * is];
+            if (bv != bv) break;  // NaN wins, as in PyTorch
+            if (v != v || (kMax ? v > bv : v < bv)) {
+              bv = v;
+              best = i;
+            }
+          }
+          *out = best;
+        });
     for_each_lane<T, T>(xv, dim, values, op,
                         [](const T* in, std::int64_t is, T* out, std::int64_t, std::int64_t n) {
                           T bv = in[0];

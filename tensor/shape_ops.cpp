@@ -17,8 +17,8 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_) {
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     check_defined(t, "cat");
-    check(t.dtype() == first.dtype(), "cat: tensor {} has dtype {}, tensor 0 has {}", i,
-          t.dtype(), first.dtype());
+    check(t.dtype() == first.dtype(), "cat: tensor {} has dtype {}, tensor 0 has {}", i, t.dtype(),
+          first.dtype());
     check(t.dim() == first.dim(), "cat: tensor {} has shape {}, tensor 0 has {}", i, t.shape(),
           first.shape());
     for (int d = 0; d < t.dim(); ++d)
@@ -46,8 +46,9 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   parts.reserve(tensors.size());
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     check_defined(tensors[i], "stack");
-    check(tensors[i].shape() == tensors[0].shape(), "stack: tensor {} has shape {}, tensor 0 has {}",
-          i, tensors[i].shape(), tensors[0].shape());
+    check(tensors[i].shape() == tensors[0].shape(),
+          "stack: tensor {} has shape {}, tensor 0 has {}", i, tensors[i].shape(),
+          tensors[0].shape());
     parts.push_back(tensors[i].unsqueeze(dim));
   }
   return cat(parts, dim < 0 ? dim + rank + 1 : dim);
@@ -93,13 +94,14 @@ Tensor index_select(const Tensor& x, std::int64_t dim_, const Tensor& index) {
           "index_select: index {} is out of range for dim {} of size {} (shape {})", ip[i], dim,
           size, x.shape());
   Dims shape = x.shape();
-  if (x.dim() == 0) return x.view({1}).expand({n}).clone().view(index.dim() == 0 ? Dims{} : Dims{n});
+  if (x.dim() == 0)
+    return x.view({1}).expand({n}).clone().view(index.dim() == 0 ? Dims{} : Dims{n});
   shape[dim] = n;
   Tensor out = Tensor::empty(shape, x.dtype());
   if (dim == 0 && x.is_contiguous()) {
     // Rows are contiguous blocks: one memcpy each (the embedding lookup path).
-    const std::size_t row = static_cast<std::size_t>(x.numel() / std::max<std::int64_t>(size, 1)) *
-                            itemsize(x.dtype());
+    const std::size_t row =
+        static_cast<std::size_t>(x.numel() / std::max<std::int64_t>(size, 1)) * itemsize(x.dtype());
     auto* src = static_cast<const char*>(x.raw_data());
     auto* dst = static_cast<char*>(out.raw_data());
     for (std::int64_t i = 0; i < n; ++i) std::memcpy(dst + i * row, src + ip[i] * row, row);
@@ -156,8 +158,8 @@ Tensor indexed_view(const Tensor& x, int dim, const Tensor& index, const char* o
   check(index.dim() == x.dim(), "{}: index of shape {} must have the same rank as {}", op,
         index.shape(), x.shape());
   for (int d = 0; d < x.dim(); ++d)
-    check(d == dim || index.size(d) <= x.size(d),
-          "{}: index shape {} exceeds {} in dim {}", op, index.shape(), x.shape(), d);
+    check(d == dim || index.size(d) <= x.size(d), "{}: index shape {} exceeds {} in dim {}", op,
+          index.shape(), x.shape(), d);
   Dims strides = x.strides();
   strides[dim] = 0;
   return Tensor(x.storage(), index.shape(), strides, x.offset(), x.dtype());

@@ -9,7 +9,10 @@ namespace seqgrad {
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, Dims shape, Dims strides, std::int64_t offset,
                DType dtype)
-    : storage_(std::move(storage)), shape_(shape), strides_(strides), offset_(offset),
+    : storage_(std::move(storage)),
+      shape_(shape),
+      strides_(strides),
+      offset_(offset),
       dtype_(dtype) {}
 
 Tensor Tensor::empty(const Dims& shape, DType dtype) {
@@ -44,8 +47,8 @@ bool Tensor::is_contiguous() const {
 
 double Tensor::item() const {
   check_defined(*this, "item");
-  check(numel() == 1, "item: tensor has {} elements (shape {}); item() needs exactly one",
-        numel(), shape_);
+  check(numel() == 1, "item: tensor has {} elements (shape {}); item() needs exactly one", numel(),
+        shape_);
   return dispatch(dtype_, [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
@@ -56,19 +59,19 @@ std::vector<T> Tensor::to_vector() const {
   if (out.empty()) return out;
   const Dims shape = shape_;
   dispatch(dtype_, [&]<class S>() {
-    detail::for_each_row<2>(
-        shape, {reinterpret_cast<char*>(out.data()), static_cast<char*>(raw_data())},
-        {[&] {
-           Dims s = contiguous_strides(shape);
-           for (auto& v : s) v *= sizeof(T);
-           return s;
-         }(),
-         detail::byte_strides(*this, shape, "to_vector")},
-        [](detail::Ptrs<2> p, detail::Steps<2> s, std::int64_t n) {
-          for (std::int64_t i = 0; i < n; ++i)
-            *reinterpret_cast<T*>(p[0] + i * s[0]) =
-                static_cast<T>(*reinterpret_cast<const S*>(p[1] + i * s[1]));
-        });
+    detail::for_each_row<2>(shape,
+                            {reinterpret_cast<char*>(out.data()), static_cast<char*>(raw_data())},
+                            {[&] {
+                               Dims s = contiguous_strides(shape);
+                               for (auto& v : s) v *= sizeof(T);
+                               return s;
+                             }(),
+                             detail::byte_strides(*this, shape, "to_vector")},
+                            [](detail::Ptrs<2> p, detail::Steps<2> s, std::int64_t n) {
+                              for (std::int64_t i = 0; i < n; ++i)
+                                *reinterpret_cast<T*>(p[0] + i * s[0]) =
+                                    static_cast<T>(*reinterpret_cast<const S*>(p[1] + i * s[1]));
+                            });
   });
   return out;
 }
@@ -134,7 +137,10 @@ bool view_strides(const Dims& old_shape, const Dims& old_strides, const Dims& ne
     while (osize != nsize) {
       if (osize < nsize) {
         if (o_end >= on) return false;
-        if (old_shape[o_end] == 1) { ++o_end; continue; }
+        if (old_shape[o_end] == 1) {
+          ++o_end;
+          continue;
+        }
         // The old group must be contiguous in itself to be split differently.
         int prev = o_end - 1;
         while (old_shape[prev] == 1) --prev;
@@ -299,14 +305,14 @@ Tensor Tensor::squeeze(std::int64_t dim_) const {
 
 Tensor Tensor::expand(const Dims& shape) const {
   check_defined(*this, "expand");
-  check(shape.size() >= dim(), "expand: target shape {} has fewer dims than the tensor's {}",
-        shape, shape_);
+  check(shape.size() >= dim(), "expand: target shape {} has fewer dims than the tensor's {}", shape,
+        shape_);
   const int lead = shape.size() - dim();
   Dims sh = shape, st = Dims::filled(shape.size(), 0);
   for (int i = 0; i < shape.size(); ++i) {
     if (i < lead) {
-      check(shape[i] >= 0, "expand: size {} is invalid for a new leading dim (shape {})",
-            shape[i], shape);
+      check(shape[i] >= 0, "expand: size {} is invalid for a new leading dim (shape {})", shape[i],
+            shape);
       continue;
     }
     const std::int64_t have = shape_[i - lead];
@@ -325,12 +331,15 @@ Tensor Tensor::expand(const Dims& shape) const {
 
 Tensor Tensor::as_strided(const Dims& shape, const Dims& strides, std::int64_t offset) const {
   check_defined(*this, "as_strided");
-  check(shape.size() == strides.size(), "as_strided: shape {} and strides {} differ in rank",
-        shape, strides);
+  check(shape.size() == strides.size(), "as_strided: shape {} and strides {} differ in rank", shape,
+        strides);
   // Bounds: the farthest element must lie inside the storage.
   std::int64_t hi = offset, lo = offset;
   for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 0) { hi = lo = offset; break; }
+    if (shape[d] == 0) {
+      hi = lo = offset;
+      break;
+    }
     (strides[d] >= 0 ? hi : lo) += (shape[d] - 1) * strides[d];
   }
   const auto capacity = static_cast<std::int64_t>(storage_->nbytes() / itemsize(dtype_));

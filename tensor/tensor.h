@@ -48,7 +48,8 @@ class Tensor {
     return static_cast<T*>(storage_->data()) + offset_;
   }
   void* raw_data() const {
-    return static_cast<char*>(storage_->data()) + offset_ * static_cast<std::int64_t>(itemsize(dtype_));
+    return static_cast<char*>(storage_->data()) +
+           offset_ * static_cast<std::int64_t>(itemsize(dtype_));
   }
 
   // The value of a one-element tensor, converted to double.
@@ -58,8 +59,8 @@ class Tensor {
   std::vector<T> to_vector() const;
 
   // --- views (no copy) ----------------------------------------------------------------------
-  Tensor view(const Dims& shape) const;      // requires compatible strides; one dim may be -1
-  Tensor reshape(const Dims& shape) const;   // a view when possible, otherwise a copy
+  Tensor view(const Dims& shape) const;     // requires compatible strides; one dim may be -1
+  Tensor reshape(const Dims& shape) const;  // a view when possible, otherwise a copy
   Tensor flatten() const { return reshape({-1}); }
   Tensor transpose(std::int64_t d0, std::int64_t d1) const;
   Tensor t() const;  // transpose of a 2-D tensor

@@ -45,7 +45,8 @@ double accuracy(nn::Layer& net, const data::ImageDataset& set) {
   for (std::int64_t start = 0; start < n; start += chunk) {
     const std::int64_t len = std::min(chunk, n - start);
     const Tensor predicted = argmax(net(Variable(set.images.narrow(0, start, len))), 1);
-    correct += static_cast<std::int64_t>(sum(eq(predicted, set.labels.narrow(0, start, len))).item());
+    correct +=
+        static_cast<std::int64_t>(sum(eq(predicted, set.labels.narrow(0, start, len))).item());
   }
   net.train();
   return static_cast<double>(correct) / static_cast<double>(n);
@@ -57,17 +58,18 @@ void run_classify(const ClassifyOptions& o) {
   check(o.epochs >= 1 && o.epochs <= 1000, "classify: --epochs must be 1..1000, got {}", o.epochs);
   check(o.batch >= 1 && o.batch <= 60000, "classify: --batch must be 1..60000, got {}", o.batch);
   check(o.lr > 0 && std::isfinite(o.lr), "classify: --lr must be positive, got {}", o.lr);
-  check(o.threads >= 1 && o.threads <= 256, "classify: --threads must be 1..256, got {}", o.threads);
+  check(o.threads >= 1 && o.threads <= 256, "classify: --threads must be 1..256, got {}",
+        o.threads);
   set_num_threads(o.threads);
 
   // Standardised with the training set's pixel mean and std (Fashion-MNIST: 0.2860, 0.3530).
   const double mean = 0.2860, std = 0.3530;
-  const data::ImageDataset train = data::load_image_dataset(
-      find_file(o.data_dir, "train-images-idx3-ubyte"), find_file(o.data_dir, "train-labels-idx1-ubyte"),
-      10, mean, std);
-  const data::ImageDataset test = data::load_image_dataset(
-      find_file(o.data_dir, "t10k-images-idx3-ubyte"), find_file(o.data_dir, "t10k-labels-idx1-ubyte"),
-      10, mean, std);
+  const data::ImageDataset train =
+      data::load_image_dataset(find_file(o.data_dir, "train-images-idx3-ubyte"),
+                               find_file(o.data_dir, "train-labels-idx1-ubyte"), 10, mean, std);
+  const data::ImageDataset test =
+      data::load_image_dataset(find_file(o.data_dir, "t10k-images-idx3-ubyte"),
+                               find_file(o.data_dir, "t10k-labels-idx1-ubyte"), 10, mean, std);
   fmt::print(stderr, "fashion-mnist: {} training and {} test images\n", train.labels.numel(),
              test.labels.numel());
 
@@ -99,7 +101,8 @@ void run_classify(const ClassifyOptions& o) {
       opt.step();
       if (cosine) cosine->step();
       loss_sum += loss.item();
-      bar.update(step + 1, len, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(step + 1)));
+      bar.update(step + 1, len,
+                 fmt::format("loss {:.4f}", loss_sum / static_cast<double>(step + 1)));
     }
     train_seconds += bar.seconds();
     images += n;

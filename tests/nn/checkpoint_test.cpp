@@ -127,18 +127,19 @@ void expect_load_fails(const std::string& path, const std::string& problem) {
 TEST_CASE("checkpoint: float32, float64, int64 and bool tensors and metadata round-trip exactly") {
   TempDir dir;
   const std::string path = dir.file("all_dtypes.safetensors");
-  const Tensor f32 = from_vector(std::vector<float>{1.5f, -0.0f, 3.25e-8f, 1e30f, -7.f, 0.1f},
-                                 {2, 3});
+  const Tensor f32 =
+      from_vector(std::vector<float>{1.5f, -0.0f, 3.25e-8f, 1e30f, -7.f, 0.1f}, {2, 3});
   const Tensor f64 = from_vector(std::vector<double>{0.1, -1e300, 4.9e-324}, {3});
-  const Tensor i64 = from_vector(
-      std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), -1, 0, 1,
-                                std::numeric_limits<std::int64_t>::max(), 42},
-      {3, 1, 2});
+  const Tensor i64 =
+      from_vector(std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), -1, 0, 1,
+                                            std::numeric_limits<std::int64_t>::max(), 42},
+                  {3, 1, 2});
   const Tensor mask = gt(from_vector(std::vector<float>{1, -1, 2, -2, 0}, {5}), 0.0);
   REQUIRE(mask.dtype() == kBool);
-  const std::map<std::string, std::string> meta = {
-      {"format", "seqgrad-checkpoint"}, {"config", R"({"hidden": 64})"},
-      {"vocab", "[\"<pad>\", \"é\", \"\\t\"]"}, {"empty", ""}};
+  const std::map<std::string, std::string> meta = {{"format", "seqgrad-checkpoint"},
+                                                   {"config", R"({"hidden": 64})"},
+                                                   {"vocab", "[\"<pad>\", \"é\", \"\\t\"]"},
+                                                   {"empty", ""}};
   nn::save_safetensors(path, {{"w", f32}, {"d", f64}, {"ids", i64}, {"mask", mask}}, meta);
   CHECK_FALSE(fs::exists(path + ".tmp"));
 
@@ -250,7 +251,7 @@ TEST_CASE("checkpoint: load_safetensors reads a file written byte by byte") {
       R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"k":"v"}} )";
   REQUIRE(header.size() == 80);
   const char length[8] = {80, 0, 0, 0, 0, 0, 0, 0};
-  const char data[8] = {0x00, 0x00, static_cast<char>(0x80), 0x3f,   // 1.0f
+  const char data[8] = {0x00, 0x00, static_cast<char>(0x80), 0x3f,                      // 1.0f
                         0x00, 0x00, static_cast<char>(0xc0), static_cast<char>(0xbf)};  // -1.5f
   write_bytes(path, std::string(length, 8) + header + std::string(data, 8));
 
@@ -275,8 +276,8 @@ TEST_CASE("checkpoint: save_safetensors writes the documented layout, byte for b
       R"({"__metadata__":{"k":"v"},"a":{"data_offsets":[0,8],"dtype":"I64","shape":[1]},)"
       R"("b":{"data_offsets":[8,16],"dtype":"F32","shape":[2]}})";
   REQUIRE(json.size() == 133);
-  const std::string expected = u64_le(136) + json + "   " +
-                               std::string("\x07\0\0\0\0\0\0\0", 8) + floats_le({1.0f, 2.0f});
+  const std::string expected =
+      u64_le(136) + json + "   " + std::string("\x07\0\0\0\0\0\0\0", 8) + floats_le({1.0f, 2.0f});
   CHECK(bytes.size() == 8 + 136 + 16);
   CHECK(bytes == expected);
 }
@@ -284,11 +285,10 @@ TEST_CASE("checkpoint: save_safetensors writes the documented layout, byte for b
 TEST_CASE("checkpoint: tensors laid out out of name order (as cho.py writes them) load") {
   TempDir dir;
   const std::string path = dir.file("unordered.safetensors");
-  write_bytes(path,
-              safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
-                                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                                R"("__metadata__":{}})",
-                                floats_le({2.0f, 1.0f})));
+  write_bytes(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+                                      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                      R"("__metadata__":{}})",
+                                      floats_le({2.0f, 1.0f})));
   const auto file = nn::load_safetensors(path);
   CHECK(file.tensors.at("a").item() == 1.0);
   CHECK(file.tensors.at("b").item() == 2.0);
@@ -315,11 +315,11 @@ TEST_CASE("checkpoint: a truncated file is refused at every cut point") {
       {0, "the file is empty"},
       {5, "only 5 bytes long, too short for the 8-byte header length"},
       {8, "runs past the end of the file (8 bytes)"},
-      {8 + header_len / 2, "runs past the end of the file"},       // inside the header
-      {data_start - 1, "runs past the end of the file"},           // last padding byte
-      {data_start, "run past the end of the data section (0 bytes)"},  // header only
+      {8 + header_len / 2, "runs past the end of the file"},                 // inside the header
+      {data_start - 1, "runs past the end of the file"},                     // last padding byte
+      {data_start, "run past the end of the data section (0 bytes)"},        // header only
       {data_start + 10, "run past the end of the data section (10 bytes)"},  // inside a tensor
-      {bytes.size() - 1, "the file is truncated or corrupt"},      // one byte short
+      {bytes.size() - 1, "the file is truncated or corrupt"},                // one byte short
   };
   for (const Cut& c : cuts) {
     CAPTURE(c.size);
@@ -379,14 +379,16 @@ TEST_CASE("checkpoint: a parameter with the wrong dtype, shape or name is refuse
   SUBCASE("wrong dtype") {
     state["0.weight"] = state["0.weight"].to(kFloat64);
     nn::save_safetensors(path, state);
-    expect_load_fails(path, "parameter '0.weight' has dtype float64 in the state, float32 in the "
-                            "model");
+    expect_load_fails(path,
+                      "parameter '0.weight' has dtype float64 in the state, float32 in the "
+                      "model");
   }
   SUBCASE("wrong shape") {
     state["2.weight"] = zeros({2, 5});
     nn::save_safetensors(path, state);
-    expect_load_fails(path, "parameter '2.weight' has shape [2, 5] in the state, [2, 4] in the "
-                            "model");
+    expect_load_fails(path,
+                      "parameter '2.weight' has shape [2, 5] in the state, [2, 4] in the "
+                      "model");
   }
   SUBCASE("missing name") {
     state.erase("2.bias");
@@ -498,8 +500,7 @@ TEST_CASE("checkpoint: every malformed header entry is refused with a message sa
        "the metadata names 'k' twice"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} {})",
        "the header is not valid JSON"},
-      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})",
-       "the header is not valid JSON"},
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", "the header is not valid JSON"},
       {"{\"\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
        "the header is not valid JSON"},  // not UTF-8
   };
@@ -529,8 +530,8 @@ TEST_CASE("checkpoint: a deeply nested or huge header cannot make the loader all
   TempDir dir;
   const std::string path = dir.file("hostile.safetensors");
   // 10 MB of '[' would make a json-tree parser build ten million nested arrays.
-  write_bytes(path, safetensors_bytes(fmt::format(R"({{"a":{})", std::string(10'000'000, '[')),
-                                      ""));
+  write_bytes(path,
+              safetensors_bytes(fmt::format(R"({{"a":{})", std::string(10'000'000, '[')), ""));
   expect_load_fails(path, "the entry for tensor 'a' is an array, not an object");
   // A shape claiming a terabyte with a data section of 8 bytes: refused before any allocation.
   write_bytes(path, safetensors_bytes(
@@ -581,22 +582,30 @@ TEST_CASE("checkpoint: a failed write leaves no temp file and the previous check
     if (old_limit.rlim_max != RLIM_INFINITY && old_limit.rlim_max < 4096) return;
     auto old_handler = ::signal(SIGXFSZ, SIG_IGN);  // else the kernel kills the process
     REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
-    const std::string message =
-        error_of([&] { nn::save_safetensors(path, {{"big", zeros({64, 1024})}}); });
+    const std::string message = error_of([&] {
+      nn::save_safetensors(path, {{"big", zeros({64, 1024})}});
+    });
     ::setrlimit(RLIMIT_FSIZE, &old_limit);
     ::signal(SIGXFSZ, old_handler);
-    CHECK(contains(message, "cannot write '" + path + "': writing '" + path + ".tmp' failed: "
-                            "File too large"));
+    CHECK(contains(message, "cannot write '" + path + "': writing '" + path +
+                                ".tmp' failed: "
+                                "File too large"));
     CHECK_FALSE(fs::exists(path + ".tmp"));
     CHECK(read_bytes(path) == previous);
     CHECK(nn::load(*make_net(3), path) == std::map<std::string, std::string>{{"step", "1"}});
   }
   SUBCASE("bad arguments are reported before any file is touched") {
-    CHECK(contains(error_of([&] { nn::save_safetensors(path, {{"x", Tensor()}}); }),
+    CHECK(contains(error_of([&] {
+                     nn::save_safetensors(path, {{"x", Tensor()}});
+                   }),
                    "tensor 'x' is undefined"));
-    CHECK(contains(error_of([&] { nn::save_safetensors(path, {{"__metadata__", zeros({1})}}); }),
+    CHECK(contains(error_of([&] {
+                     nn::save_safetensors(path, {{"__metadata__", zeros({1})}});
+                   }),
                    "'__metadata__' cannot be a tensor name"));
-    CHECK(contains(error_of([&] { nn::save_safetensors(path, {}, {{"k", "\xff"}}); }),
+    CHECK(contains(error_of([&] {
+                     nn::save_safetensors(path, {}, {{"k", "\xff"}});
+                   }),
                    "not valid UTF-8"));
     CHECK(read_bytes(path) == previous);
     CHECK_FALSE(fs::exists(path + ".tmp"));

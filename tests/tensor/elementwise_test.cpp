@@ -185,8 +185,7 @@ TEST_CASE("elementwise: non-contiguous (transposed, sliced, expanded) operands")
   // A permuted 3-D operand with a broadcast one.
   Tensor p = arange(0.0, 8.0, 1.0, kFloat32).view({2, 2, 2}).permute({2, 1, 0});
   // p[i][j][k] = 4 k + 2 j + i
-  expect_values(p + tensor({0, 100}, {2, 1, 1}), {2, 2, 2},
-                {0, 4, 2, 6, 101, 105, 103, 107});
+  expect_values(p + tensor({0, 100}, {2, 1, 1}), {2, 2, 2}, {0, 4, 2, 6, 101, 105, 103, 107});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,8 +346,8 @@ TEST_CASE("elementwise: add_, sub_, mul_, div_ broadcast and bump the version") 
   expect_values(x, {2, 2}, {11, 7, 15, 11});
 
   // The target may not grow.
-  CHECK_THROWS_WITH_AS(tensor({1, 2}).add_(tensor({1, 2, 3, 4}, {2, 2})),
-                       doctest::Contains("add_"), Error);
+  CHECK_THROWS_WITH_AS(tensor({1, 2}).add_(tensor({1, 2, 3, 4}, {2, 2})), doctest::Contains("add_"),
+                       Error);
   CHECK_THROWS_WITH_AS(x.mul_(tensor({1, 2, 3})), doctest::Contains("mul_"), Error);
   CHECK_THROWS_WITH_AS(x.add_(x.to(kFloat64)), doctest::Contains("add_"), Error);
   // The returned reference is the tensor itself (for chaining).

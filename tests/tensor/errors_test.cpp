@@ -74,8 +74,7 @@ TEST_CASE("errors: dtype mismatches") {
   CHECK_THROWS_WITH_AS(div(i, i), doctest::Contains("div"), Error);
   CHECK_THROWS_WITH_AS(i / 2, doctest::Contains("div"), Error);
   CHECK_THROWS_WITH_AS(neg(zeros({2}, kBool)), doctest::Contains("neg"), Error);
-  CHECK_THROWS_WITH_AS(add(zeros({2}, kBool), zeros({2}, kBool)), doctest::Contains("add"),
-                       Error);
+  CHECK_THROWS_WITH_AS(add(zeros({2}, kBool), zeros({2}, kBool)), doctest::Contains("add"), Error);
   CHECK_THROWS_WITH_AS(linspace(0, 1, 3, kInt64), doctest::Contains("linspace"), Error);
   CHECK_THROWS_WITH_AS(softmax(i, 0), doctest::Contains("softmax"), Error);
   CHECK_THROWS_WITH_AS(f.data<double>(), doctest::Contains("data"), Error);
@@ -182,9 +181,9 @@ TEST_CASE("errors: views and reshapes of the wrong size") {
   CHECK_THROWS_WITH_AS(x.expand({-1, 2, 3}), doctest::Contains("expand"), Error);
   CHECK_THROWS_WITH_AS(x.copy_(zeros({3, 2})), doctest::Contains("copy_"), Error);
   CHECK_THROWS_WITH_AS(Dims({1, 1, 1, 1, 1, 1, 1, 1, 1}), doctest::Contains("Dims"), Error);
-  CHECK_THROWS_WITH_AS(x.unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0)
-                           .unsqueeze(0).unsqueeze(0),
-                       doctest::Contains("Dims"), Error);
+  CHECK_THROWS_WITH_AS(
+      x.unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0).unsqueeze(0),
+      doctest::Contains("Dims"), Error);
 }
 
 TEST_CASE("errors: using an undefined tensor") {

@@ -69,10 +69,8 @@ TEST_CASE("linalg: sliced, strided and expanded operands") {
   expect_values(matmul(big.narrow(0, 1, 2).narrow(1, 2, 2), A()), {2, 2},
                 {6 + 21, 12 + 28, 10 + 33, 20 + 44});
   // An expanded operand has stride 0.
-  expect_values(matmul(tensor({1, 2}).expand({3, 2}), B()), {3, 2},
-                {19, 22, 19, 22, 19, 22});
-  expect_values(matmul(A(), tensor({1, 2}, {2, 1}).expand({2, 3})), {2, 3},
-                {5, 5, 5, 11, 11, 11});
+  expect_values(matmul(tensor({1, 2}).expand({3, 2}), B()), {3, 2}, {19, 22, 19, 22, 19, 22});
+  expect_values(matmul(A(), tensor({1, 2}, {2, 1}).expand({2, 3})), {2, 3}, {5, 5, 5, 11, 11, 11});
 }
 
 TEST_CASE("linalg: batched matmul and bmm") {
@@ -107,8 +105,7 @@ TEST_CASE("linalg: batch dims broadcast") {
   Tensor out = matmul(ab.unsqueeze(1), rhs);
   CHECK(out.shape() == Dims{2, 3, 2, 2});
   expect_values(out, {2, 3, 2, 2},
-                {1, 2, 3, 4, 3, 2, 7, 4, 2, 4, 6, 8,
-                 5, 6, 7, 8, 11, 6, 15, 8, 10, 12, 14, 16});
+                {1, 2, 3, 4, 3, 2, 7, 4, 2, 4, 6, 8, 5, 6, 7, 8, 11, 6, 15, 8, 10, 12, 14, 16});
   // 1-D x 3-D and 3-D x 1-D
   expect_values(matmul(tensor({1, 1}), ab), {2, 2}, {4, 6, 12, 14});
   expect_values(matmul(ab, tensor({1, 1})), {2, 2}, {3, 7, 11, 15});
@@ -158,9 +155,8 @@ TEST_CASE("linalg: gemm accumulates with beta = 1 and scales with alpha") {
   CHECK_THROWS_WITH_AS(gemm(A(), B(), zeros({3, 2})), doctest::Contains("gemm"), Error);
   CHECK_THROWS_WITH_AS(gemm(A(), B(), zeros({2, 2}, kFloat64)), doctest::Contains("gemm"), Error);
   CHECK_THROWS_WITH_AS(gemm(A(), B(), zeros({2, 2}).t()), doctest::Contains("gemm"), Error);
-  CHECK_THROWS_WITH_AS(
-      gemm(A().to(kInt64), B().to(kInt64), zeros({2, 2}, kInt64)), doctest::Contains("gemm"),
-      Error);
+  CHECK_THROWS_WITH_AS(gemm(A().to(kInt64), B().to(kInt64), zeros({2, 2}, kInt64)),
+                       doctest::Contains("gemm"), Error);
 }
 
 TEST_CASE("linalg: empty products") {

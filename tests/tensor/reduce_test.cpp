@@ -186,8 +186,8 @@ TEST_CASE("reduce: logsumexp is stable for large values") {
   // An all -inf slice gives -inf, not NaN.
   const double l = logsumexp(tensor({-kInf, -kInf}), {0}).item();
   CHECK(l == -kInf);
-  CHECK_THROWS_WITH_AS(logsumexp(tensor({1, 2}, {}, kInt64), {0}),
-                       doctest::Contains("logsumexp"), Error);
+  CHECK_THROWS_WITH_AS(logsumexp(tensor({1, 2}, {}, kInt64), {0}), doctest::Contains("logsumexp"),
+                       Error);
 }
 
 TEST_CASE("reduce: softmax and log_softmax along dim 0 and 1") {
@@ -210,8 +210,8 @@ TEST_CASE("reduce: softmax and log_softmax along dim 0 and 1") {
   // 3-D along the middle dim: every lane is [0, ln 2] -> [1/3, 2/3].
   Tensor y = tensor({0, 0, 0, kLn2, kLn2, kLn2, 0, 0, 0, kLn2, kLn2, kLn2}, {2, 2, 3});
   expect_values(softmax(y, 1), {2, 2, 3},
-                {1.0 / 3, 1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3,
-                 1.0 / 3, 1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3});
+                {1.0 / 3, 1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3,
+                 2.0 / 3, 2.0 / 3, 2.0 / 3});
 
   Tensor d = softmax(tensor({0, kLn2}, {2}, kFloat64), 0);
   CHECK(d.dtype() == kFloat64);
@@ -235,6 +235,5 @@ TEST_CASE("reduce: softmax and log_softmax are stable for large values") {
   expect_values(log_softmax(tensor({1000, 1001}, {1, 2}).t(), 0), {2, 1}, {-l, 1 - l}, 1e-5);
   // -inf entries get probability 0.
   expect_values(softmax(tensor({-kInf, 0, 0}), 0), {3}, {0, 0.5, 0.5});
-  CHECK_THROWS_WITH_AS(softmax(tensor({1, 2}, {}, kInt64), 0), doctest::Contains("softmax"),
-                       Error);
+  CHECK_THROWS_WITH_AS(softmax(tensor({1, 2}, {}, kInt64), 0), doctest::Contains("softmax"), Error);
 }

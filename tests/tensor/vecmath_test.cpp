@@ -23,8 +23,8 @@ double worst_error(F fast, G exact, double lo, double hi, double floor) {
 }  // namespace
 
 TEST_CASE("vecmath::exp is within 3 float ulp of exp over its whole range") {
-  CHECK(worst_error(vecmath::exp, [](double x) { return std::exp(x); }, -87.0, 88.0, 1e-300) <
-        3 * 6e-8);
+  CHECK(worst_error(
+            vecmath::exp, [](double x) { return std::exp(x); }, -87.0, 88.0, 1e-300) < 3 * 6e-8);
   CHECK(vecmath::exp(0.0f) == 1.0f);
   CHECK(vecmath::exp(-200.0f) == 0.0f);
   CHECK(std::isinf(vecmath::exp(200.0f)));
@@ -32,10 +32,10 @@ TEST_CASE("vecmath::exp is within 3 float ulp of exp over its whole range") {
 }
 
 TEST_CASE("vecmath::tanh is within 3 float ulp of tanh, including tiny and huge inputs") {
-  CHECK(worst_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -10.0, 10.0, 1e-30) <
-        3 * 6e-8);
-  CHECK(worst_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 1e-30) <
-        3 * 6e-8);
+  CHECK(worst_error(
+            vecmath::tanh, [](double x) { return std::tanh(x); }, -10.0, 10.0, 1e-30) < 3 * 6e-8);
+  CHECK(worst_error(
+            vecmath::tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 1e-30) < 3 * 6e-8);
   CHECK(vecmath::tanh(0.0f) == 0.0f);
   CHECK(vecmath::tanh(100.0f) == 1.0f);
   CHECK(vecmath::tanh(-100.0f) == -1.0f);

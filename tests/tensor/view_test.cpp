@@ -100,9 +100,8 @@ TEST_CASE("view: transpose, t and permute swap strides without copying") {
   CHECK(p.shape() == Dims{4, 2, 3});
   CHECK(p.strides() == Dims{1, 12, 4});
   // p[k][i][j] = y[i][j][k] = 12 i + 4 j + k
-  expect_values(p, {4, 2, 3},
-                {0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21,
-                 2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23});
+  expect_values(p, {4, 2, 3}, {0, 4, 8,  12, 16, 20, 1, 5, 9,  13, 17, 21,
+                               2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23});
   CHECK_THROWS_WITH_AS(y.permute({0, 0, 1}), doctest::Contains("permute"), Error);
   CHECK_THROWS_WITH_AS(y.permute({0, 1}), doctest::Contains("permute"), Error);
 
