@@ -11,7 +11,7 @@ using namespace seqgrad;
 namespace {
 
 void BM_cnn_forward_backward(benchmark::State& state) {
-  set_num_threads(static_cast<int>(state.range(0)));
+  set_num_threads(static_cast<int>(state.range(0)), models::kFashionCnnBlasThreads);
   Generator g(0);
   auto net = models::make_fashion_cnn(&g);
   const Variable x(randn({64, 1, 28, 28}, kFloat32, &g));
@@ -31,6 +31,7 @@ BENCHMARK(BM_cnn_forward_backward)
     ->Arg(1)
     ->Arg(2)
     ->ArgName("threads")
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

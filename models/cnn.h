@@ -11,6 +11,10 @@
 
 namespace seqgrad::models {
 
+// OpenBLAS threads to use with this net (see set_num_threads): its convolutions and pooling split
+// the batch over seqgrad's threads, so BLAS itself stays single-threaded.
+inline constexpr int kFashionCnnBlasThreads = 1;
+
 std::shared_ptr<nn::Sequential> make_fashion_cnn(Generator* gen = nullptr);
 
 }  // namespace seqgrad::models

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "autograd/node.h"
 #include "nn/functional.h"
@@ -104,6 +105,20 @@ void col2im(const T* cols, T* in, const ConvGeometry& g) {
       }
 }
 
+// Sum of n values with 8 independent partial sums: the compiler may then use SIMD lanes, which a
+// single accumulator's strict left-to-right order forbids.
+template <class T>
+T row_sum(const T* v, std::int64_t n) {
+  T lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += v[i + l];
+  T total = 0;
+  for (; i < n; ++i) total += v[i];
+  for (const T lane : lanes) total += lane;
+  return total;
+}
+
 }  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
@@ -150,29 +165,47 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
 
   const bool has_bias = bias.defined();
   const Dims w_shape = weight.shape();
+  // One pass over the samples, split over the threads: each thread accumulates its own partial
+  // dW and db (summed afterwards) and writes the disjoint dx of its samples.
   auto backward = [g, cols, w2, OC, OHW, K, has_bias, w_shape](const Tensor& gy_in, GradSlots& dx) {
     const Tensor gy = gy_in.contiguous().view({g.n, OC, OHW});
-    if (dx.needed(1)) {
-      Tensor gw = Tensor::empty({OC, K}, gy.dtype());
-      for (std::int64_t n = 0; n < g.n; ++n)
-        gemm(gy.select(0, n), cols.select(0, n).t(), gw, 1.0, n == 0 ? 0.0 : 1.0);
-      dx[1] += gw.view(w_shape);
-    }
-    if (has_bias && dx.needed(2)) dx[2] += sum(gy, {0, 2});
-    if (dx.needed(0)) {
-      Tensor gx = zeros({g.n, g.c, g.h, g.w}, gy.dtype());
-      dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() {
-        BlasSingleThreaded one_blas_thread;
-        parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
-          Tensor dcols = Tensor::empty({K, OHW}, gy.dtype());  // one buffer per thread
-          for (std::int64_t n = begin; n < end; ++n) {
-            gemm(w2.t(), gy.select(0, n), dcols);
-            col2im(dcols.data<T>(), gx.data<T>() + n * g.c * g.h * g.w, g);
+    const bool need_x = dx.needed(0), need_w = dx.needed(1), need_b = has_bias && dx.needed(2);
+    const int chunks = parallel_chunks(g.n);
+    std::vector<Tensor> gw(static_cast<std::size_t>(chunks)), gb(gw.size());
+    Tensor gx = need_x ? Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype()) : Tensor();
+    dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() {
+      BlasSingleThreaded one_blas_thread;
+      parallel_for_chunks(g.n, [&](int chunk, std::int64_t begin, std::int64_t end) {
+        const auto c = static_cast<std::size_t>(chunk);
+        if (need_w) gw[c] = Tensor::empty({OC, K}, gy.dtype());
+        if (need_b) gb[c] = zeros({OC}, gy.dtype());
+        Tensor dcols = need_x ? Tensor::empty({K, OHW}, gy.dtype()) : Tensor();
+        for (std::int64_t n = begin; n < end; ++n) {
+          const Tensor gy_n = gy.select(0, n);
+          if (need_w) gemm(gy_n, cols.select(0, n).t(), gw[c], 1.0, n == begin ? 0.0 : 1.0);
+          if (need_b) {
+            T* db = gb[c].data<T>();
+            const T* src = gy_n.data<T>();
+            for (std::int64_t o = 0; o < OC; ++o) {
+              db[o] += row_sum(src + o * OHW, OHW);
+            }
           }
-        });
+          if (need_x) {
+            gemm(w2.t(), gy_n, dcols);
+            T* gx_n = gx.data<T>() + n * g.c * g.h * g.w;
+            std::fill_n(gx_n, g.c * g.h * g.w, T(0));
+            col2im(dcols.data<T>(), gx_n, g);
+          }
+        }
       });
-      dx[0] += gx;
+    });
+    for (std::size_t c = 1; c < gw.size(); ++c) {
+      if (need_w) gw[0].add_(gw[c]);
+      if (need_b) gb[0].add_(gb[c]);
     }
+    if (need_w) dx[1] += gw[0].view(w_shape);
+    if (need_b) dx[2] += gb[0];
+    if (need_x) dx[0] += gx;
   };
   y = y.view({g.n, OC, g.oh, g.ow});
   if (has_bias) return record("conv2d", y, {x, weight, bias}, backward, {w2});
@@ -286,17 +319,24 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride,
         }
   });
   const Dims in_shape = x.shape();
-  return record("max_pool2d", y, {x}, [argmax, in_shape](const Tensor& gy, GradSlots& dx) {
-    Tensor gx = zeros(in_shape, gy.dtype());
-    const Tensor gyc = gy.contiguous();
-    dispatch_floating(gy.dtype(), "max_pool2d", [&]<class T>() {
-      const T* src = gyc.data<T>();
-      T* dst = gx.data<T>();
-      const std::int64_t* arg = argmax.data<std::int64_t>();
-      for (std::int64_t o = 0, n = gyc.numel(); o < n; ++o) dst[arg[o]] += src[o];
-    });
-    dx[0] += gx;
-  });
+  // Each window's argmax lies in its own (sample, channel) plane: planes are split over threads.
+  const std::int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  return record("max_pool2d", y, {x},
+                [argmax, in_shape, g, in_plane, out_plane](const Tensor& gy, GradSlots& dx) {
+                  Tensor gx = Tensor::empty(in_shape, gy.dtype());
+                  const Tensor gyc = gy.contiguous();
+                  dispatch_floating(gy.dtype(), "max_pool2d", [&]<class T>() {
+                    const T* src = gyc.data<T>();
+                    T* dst = gx.data<T>();
+                    const std::int64_t* arg = argmax.data<std::int64_t>();
+                    parallel_for(g.planes, [&](std::int64_t first, std::int64_t last) {
+                      std::fill(dst + first * in_plane, dst + last * in_plane, T(0));
+                      for (std::int64_t o = first * out_plane; o < last * out_plane; ++o)
+                        dst[arg[o]] += src[o];
+                    });
+                  });
+                  dx[0] += gx;
+                });
 }
 
 // y = mean over each window, padding counted as zeros (PyTorch's count_include_pad=True);

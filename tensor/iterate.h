@@ -1,13 +1,17 @@
 // The strided loop under every elementwise kernel. N operands share one iteration shape; each has a
 // base pointer and strides in bytes (0 along a broadcast dim). Adjacent dims that are laid out
 // contiguously for every operand are merged, so a contiguous tensor of any rank becomes one long
-// row, and `row(ptrs, strides, n)` is called once per innermost row.
+// row, and `row(ptrs, strides, n)` is called once per innermost row. With kSplitLongRow, a single
+// row long enough to pay for starting threads (a ReLU over a conv activation) is cut into pieces
+// run in parallel: only for pure per-element maps that do not throw (map1/map2/map3), never for
+// reductions or scatters, whose pieces would write the same element.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace seqgrad::detail {
@@ -21,7 +25,7 @@ using Steps = std::array<std::int64_t, N>;
 // 0 along new leading dims and along dims where t has size 1.
 Dims broadcast_strides(const Tensor& t, const Dims& shape, const char* op);
 
-template <std::size_t N, class Row>
+template <std::size_t N, bool kSplitLongRow = false, class Row>
 void for_each_row(const Dims& shape, Ptrs<N> ptrs, const std::array<Dims, N>& byte_strides,
                   Row&& row) {
   if (shape.numel() == 0) return;
@@ -48,6 +52,15 @@ void for_each_row(const Dims& shape, Ptrs<N> ptrs, const std::array<Dims, N>& by
   const int inner = sh.size() - 1;
   Steps<N> inner_steps;
   for (std::size_t k = 0; k < N; ++k) inner_steps[k] = st[k][inner];
+  constexpr std::int64_t kParallelGrain = 1 << 17;  // elements; ~0.1 ms against ~30 us per thread
+  if (kSplitLongRow && inner == 0 && sh[0] >= 2 * kParallelGrain && intra_op_threads() > 1) {
+    parallel_for(sh[0], [&](std::int64_t begin, std::int64_t end) {
+      Ptrs<N> p = ptrs;
+      for (std::size_t k = 0; k < N; ++k) p[k] += inner_steps[k] * begin;
+      row(p, inner_steps, end - begin);
+    });
+    return;
+  }
   const std::int64_t rows = sh.numel() / sh[inner];
   Dims counter = Dims::filled(inner, 0);
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -73,25 +86,26 @@ inline Dims byte_strides(const Tensor& t, const Dims& shape, const char* op) {
 template <class TOut, class TA, class F>
 void map1(const Tensor& out, const Tensor& a, const char* op, F f) {
   const Dims& shape = out.shape();
-  for_each_row<2>(shape, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data())},
-                  {byte_strides(out, shape, op), byte_strides(a, shape, op)},
-                  [&](Ptrs<2> p, Steps<2> s, std::int64_t n) {
-                    auto* o = reinterpret_cast<TOut*>(p[0]);
-                    auto* x = reinterpret_cast<const TA*>(p[1]);
-                    if (s[0] == sizeof(TOut) && s[1] == sizeof(TA)) {
-                      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
-                    } else {
-                      const std::int64_t so = s[0] / sizeof(TOut), sx = s[1] / sizeof(TA);
-                      for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
-                    }
-                  });
+  for_each_row<2, true>(shape,
+                        {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data())},
+                        {byte_strides(out, shape, op), byte_strides(a, shape, op)},
+                        [&](Ptrs<2> p, Steps<2> s, std::int64_t n) {
+                          auto* o = reinterpret_cast<TOut*>(p[0]);
+                          auto* x = reinterpret_cast<const TA*>(p[1]);
+                          if (s[0] == sizeof(TOut) && s[1] == sizeof(TA)) {
+                            for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+                          } else {
+                            const std::int64_t so = s[0] / sizeof(TOut), sx = s[1] / sizeof(TA);
+                            for (std::int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
+                          }
+                        });
 }
 
 // out[i] = f(a[i], b[i]) with a and b broadcast to out's shape.
 template <class TOut, class TA, class TB, class F>
 void map2(const Tensor& out, const Tensor& a, const Tensor& b, const char* op, F f) {
   const Dims& shape = out.shape();
-  for_each_row<3>(
+  for_each_row<3, true>(
       shape,
       {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
        static_cast<char*>(b.raw_data())},
@@ -120,21 +134,21 @@ template <class TOut, class TA, class TB, class TC, class F>
 void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, const char* op,
           F f) {
   const Dims& shape = out.shape();
-  for_each_row<4>(shape,
-                  {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
-                   static_cast<char*>(b.raw_data()), static_cast<char*>(c.raw_data())},
-                  {byte_strides(out, shape, op), byte_strides(a, shape, op),
-                   byte_strides(b, shape, op), byte_strides(c, shape, op)},
-                  [&](Ptrs<4> p, Steps<4> s, std::int64_t n) {
-                    auto* o = reinterpret_cast<TOut*>(p[0]);
-                    auto* x = reinterpret_cast<const TA*>(p[1]);
-                    auto* y = reinterpret_cast<const TB*>(p[2]);
-                    auto* z = reinterpret_cast<const TC*>(p[3]);
-                    const std::int64_t so = s[0] / sizeof(TOut), sx = s[1] / sizeof(TA),
-                                       sy = s[2] / sizeof(TB), sz = s[3] / sizeof(TC);
-                    for (std::int64_t i = 0; i < n; ++i)
-                      o[i * so] = f(x[i * sx], y[i * sy], z[i * sz]);
-                  });
+  for_each_row<4, true>(shape,
+                        {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+                         static_cast<char*>(b.raw_data()), static_cast<char*>(c.raw_data())},
+                        {byte_strides(out, shape, op), byte_strides(a, shape, op),
+                         byte_strides(b, shape, op), byte_strides(c, shape, op)},
+                        [&](Ptrs<4> p, Steps<4> s, std::int64_t n) {
+                          auto* o = reinterpret_cast<TOut*>(p[0]);
+                          auto* x = reinterpret_cast<const TA*>(p[1]);
+                          auto* y = reinterpret_cast<const TB*>(p[2]);
+                          auto* z = reinterpret_cast<const TC*>(p[3]);
+                          const std::int64_t so = s[0] / sizeof(TOut), sx = s[1] / sizeof(TA),
+                                             sy = s[2] / sizeof(TB), sz = s[3] / sizeof(TC);
+                          for (std::int64_t i = 0; i < n; ++i)
+                            o[i * so] = f(x[i * sx], y[i * sy], z[i * sz]);
+                        });
 }
 
 }  // namespace seqgrad::detail

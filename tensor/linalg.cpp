@@ -144,9 +144,10 @@ namespace detail {
 void set_intra_op_threads(int n);  // tensor/parallel.cpp
 }
 
-void set_num_threads(int n) {
-  check(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);
-  openblas_set_num_threads(n);
+void set_num_threads(int n, int blas_threads) {
+  check(n >= 1 && blas_threads >= 0,
+        "set_num_threads: need at least 1 thread, got {} (OpenBLAS threads {})", n, blas_threads);
+  openblas_set_num_threads(blas_threads == 0 ? n : blas_threads);
   detail::set_intra_op_threads(n);
 }
 int get_num_threads() { return openblas_get_num_threads(); }

@@ -17,8 +17,11 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, same batch size
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0,
           double beta = 0.0);
 
-// Threads used by OpenBLAS (every matmul) and by seqgrad's own parallel loops (tensor/parallel.h).
-void set_num_threads(int n);
+// Threads used by seqgrad's own parallel loops (tensor/parallel.h) and by OpenBLAS (every matmul);
+// blas_threads defaults to n. A model whose parallelism is over samples (the CNN: each thread runs
+// its samples' GEMMs single-threaded) passes blas_threads = 1: OpenBLAS's idle workers spin for
+// ~0.1 s after each multi-threaded GEMM and would take the cores from seqgrad's threads.
+void set_num_threads(int n, int blas_threads = 0);
 int get_num_threads();
 
 }  // namespace seqgrad

@@ -21,14 +21,14 @@ void set_intra_op_threads(int n) { threads.store(n, std::memory_order_relaxed); 
 // Plain threads, started per call and joined: a few tens of microseconds against loops of
 // milliseconds, and, unlike an OpenMP pool, no idle threads spinning while OpenBLAS's threads need
 // the cores for the next GEMM.
-void run_parallel(std::int64_t n, int nthreads, void (*body)(void*, std::int64_t, std::int64_t),
+void run_parallel(std::int64_t n, int chunks, void (*body)(void*, int, std::int64_t, std::int64_t),
                   void* ctx) {
-  const auto t = static_cast<std::int64_t>(std::min<std::int64_t>(nthreads, n));
+  const std::int64_t t = chunks;
   std::vector<std::thread> workers;
   workers.reserve(static_cast<std::size_t>(t - 1));
-  for (std::int64_t id = 1; id < t; ++id)
-    workers.emplace_back([=] { body(ctx, n * id / t, n * (id + 1) / t); });
-  body(ctx, 0, n / t);
+  for (int id = 1; id < chunks; ++id)
+    workers.emplace_back([=] { body(ctx, id, n * id / t, n * (id + 1) / t); });
+  body(ctx, 0, 0, n / t);
   for (auto& w : workers) w.join();
 }
 }  // namespace detail

@@ -2,6 +2,7 @@
 // count and the threads parallel_for uses for seqgrad's own loops (im2col, pooling, ...).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace seqgrad {
@@ -10,22 +11,38 @@ namespace seqgrad {
 int intra_op_threads();
 
 namespace detail {
-void run_parallel(std::int64_t n, int threads, void (*body)(void*, std::int64_t, std::int64_t),
+void run_parallel(std::int64_t n, int chunks, void (*body)(void*, int, std::int64_t, std::int64_t),
                   void* ctx);
+}
+
+// How many chunks parallel_for_chunks splits [0, n) into: min(intra_op_threads(), n), at least 1.
+inline int parallel_chunks(std::int64_t n) {
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(intra_op_threads(), n)));
+}
+
+// Calls f(chunk, begin, end) for chunk = 0 .. parallel_chunks(n)-1 on disjoint ranges covering
+// [0, n), one thread per chunk. The chunk index lets a loop keep per-thread partial results (a
+// weight gradient, a sum) that the caller reduces afterwards. f must not throw.
+template <class F>
+void parallel_for_chunks(std::int64_t n, F&& f) {
+  const int chunks = parallel_chunks(n);
+  if (chunks == 1) {
+    if (n > 0) f(0, std::int64_t{0}, n);
+    return;
+  }
+  detail::run_parallel(
+      n, chunks,
+      [](void* ctx, int chunk, std::int64_t b, std::int64_t e) {
+        (*static_cast<F*>(ctx))(chunk, b, e);
+      },
+      &f);
 }
 
 // Calls f(begin, end) on disjoint ranges covering [0, n), on up to intra_op_threads() threads.
 // Serial when one thread is enough. f must not throw.
 template <class F>
 void parallel_for(std::int64_t n, F&& f) {
-  const int threads = intra_op_threads();
-  if (threads <= 1 || n <= 1) {
-    if (n > 0) f(std::int64_t{0}, n);
-    return;
-  }
-  detail::run_parallel(
-      n, threads, [](void* ctx, std::int64_t b, std::int64_t e) { (*static_cast<F*>(ctx))(b, e); },
-      &f);
+  parallel_for_chunks(n, [&f](int, std::int64_t b, std::int64_t e) { f(b, e); });
 }
 
 // While alive, OpenBLAS runs single-threaded: for GEMMs issued from inside parallel_for, where

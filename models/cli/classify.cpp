@@ -60,7 +60,7 @@ void run_classify(const ClassifyOptions& o) {
   check(o.lr > 0 && std::isfinite(o.lr), "classify: --lr must be positive, got {}", o.lr);
   check(o.threads >= 1 && o.threads <= 256, "classify: --threads must be 1..256, got {}",
         o.threads);
-  set_num_threads(o.threads);
+  set_num_threads(o.threads, models::kFashionCnnBlasThreads);
 
   // Standardised with the training set's pixel mean and std (Fashion-MNIST: 0.2860, 0.3530).
   const double mean = 0.2860, std = 0.3530;
