@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "autograd/all.h"
 
@@ -40,6 +41,35 @@ Variable max_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride 
                     std::int64_t padding = 0);
 Variable avg_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride = 0,
                     std::int64_t padding = 0);
+
+// --- fused recurrent layers (functional_rnn.cpp, functional_lstm.cpp, functional_gru.cpp) --------
+// One graph node runs a whole sequence through one layer in one direction. Layout time-first:
+//   gx [T, B, G*H]  input projections x_t W_ih^T + b_ih of every step (one GEMM, done by the
+//   caller) w_hh [G*H, H]   recurrent weights;  b_hh [G*H], or [B, G*H] for a per-sequence term
+//   (Cho's C c) h0, c0 [B, H]   initial state lengths         per-sequence lengths in [0, T]
+//   (empty: all T). Steps at t >= length leave the
+//                   state unchanged and output zeros, so the final state is each sequence's own.
+//   reverse         process t = T-1 .. 0 (the backward direction of a bidirectional layer).
+// Each step is one GEMM (h W_hh^T) plus one elementwise gate kernel; the backward pass runs the
+// steps in reverse with a hand-written gate backward and finishes with one GEMM for dW_hh over all
+// steps. The result packs the outputs and the final state: [T + 1, B, H] (rows 0..T-1 outputs,
+// row T the final h), and for the LSTM [T + 2, B, H] (row T+1 the final c).
+enum class RnnActivation { Tanh, Relu };
+// h' = act(gx + h W_hh^T + b_hh)
+Variable rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
+                      const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
+                      bool reverse = false, RnnActivation activation = RnnActivation::Tanh);
+// Gates i, f, g, o:  c' = f c + i g,  h' = o tanh(c')
+Variable lstm_sequence(const Variable& gx, const Variable& h0, const Variable& c0,
+                       const Variable& w_hh, const Variable& b_hh,
+                       const std::vector<std::int64_t>& lengths = {}, bool reverse = false);
+// Gates r, z, n:  h' = (1 - z) n + z h  with
+//   ResetAfter  (PyTorch):                    n = tanh(gx_n + r (h W_hn^T + b_hn))
+//   ResetBefore (Cho et al. 2014, sec. 2.3):  n = tanh(gx_n + (r h) W_hn^T + b_hn)
+enum class GruReset { After, Before };
+Variable gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
+                      const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
+                      bool reverse = false, GruReset reset = GruReset::After);
 
 // --- losses (functional_loss.cpp) ---------------------------------------------------------------
 enum class Reduction { None, Mean, Sum };
