@@ -1,6 +1,9 @@
 #include "nn/layers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "nn/init.h"
 
@@ -142,6 +145,82 @@ Variable Sequential::forward(const Variable& x) {
   Variable y = x;
   for (auto& l : layers_) y = l->forward(y);
   return y;
+}
+
+namespace {
+
+// Puts a module tree into eval mode and restores every module's own train/eval flag afterwards
+// (even on an exception). Flags are restored in pre-order, so that train(flag) on a parent, which
+// reaches all its descendants, is corrected by the descendants' own flags that follow it.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(const std::shared_ptr<Module>& root) {
+    record(root);
+    root->eval();
+  }
+  ~EvalModeScope() {
+    for (const auto& [m, on] : saved_) m->train(on);
+  }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  void record(const std::shared_ptr<Module>& m) {
+    saved_.emplace_back(m, m->is_training());
+    for (const auto& [name, child] : m->named_children()) record(child);
+  }
+  std::vector<std::pair<std::shared_ptr<Module>, bool>> saved_;
+};
+
+}  // namespace
+
+std::string Sequential::summary(const Dims& input_shape) const {
+  for (auto s : input_shape)
+    check(s >= 0, "Sequential::summary: negative size in input shape {}", input_shape);
+  const std::vector<Variable> params = parameters();
+  const DType dtype = params.empty() ? kFloat32 : params.front().dtype();
+
+  struct Row {
+    std::string index, layer, shape, params;
+  };
+  std::vector<Row> rows = {{"#", "Layer", "Output shape", "Params"}};
+  NoGradGuard no_grad;
+  Variable x(zeros(input_shape, dtype));
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::shared_ptr<Layer>& layer = layers_[i];
+    const std::string layer_name = fmt::format("{}({})", layer->type_name(), layer->extra_repr());
+    try {
+      EvalModeScope eval_mode(layer);
+      x = layer->forward(x);
+    } catch (const Error& e) {
+      fail("Sequential::summary: layer {} ({}) fails on input of shape {}: {}", i, layer_name,
+           x.shape(), e.what());
+    }
+    rows.push_back({std::to_string(i), layer_name, fmt::format("{}", x.shape()),
+                    fmt::format("{}", layer->num_parameters())});
+  }
+
+  std::size_t w[4] = {0, 0, 0, 0};
+  for (const Row& r : rows) {
+    w[0] = std::max(w[0], r.index.size());
+    w[1] = std::max(w[1], r.layer.size());
+    w[2] = std::max(w[2], r.shape.size());
+    w[3] = std::max(w[3], r.params.size());
+  }
+  const std::size_t width = w[0] + w[1] + w[2] + w[3] + 6;
+  std::string out =
+      fmt::format("{}({}) on input {} ({})\n", type_name(), extra_repr(), input_shape, dtype);
+  const std::string rule(width, '-'), double_rule(width, '=');
+  out += rule + "\n";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    out += fmt::format("{:>{}}  {:<{}}  {:<{}}  {:>{}}\n", r.index, w[0], r.layer, w[1], r.shape,
+                       w[2], r.params, w[3]);
+    if (i == 0) out += double_rule + "\n";
+  }
+  out += double_rule + "\n";
+  out += fmt::format("Total parameters: {}\n", num_parameters());
+  return out;
 }
 
 }  // namespace seqgrad::nn

@@ -129,6 +129,15 @@ class Sequential : public Layer {
   Variable forward(const Variable& x) override;
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
 
+  // The parameter tree of Module::summary().
+  using Module::summary;
+  // A table in the style of PyTorch's torchsummary: each layer's index and description, the shape
+  // of its output for a zero input of `input_shape` (in the dtype of the parameters, float32 when
+  // there are none), its parameter count, then the total. The layers run one at a time, without
+  // recording a graph and in eval mode (so Dropout draws nothing; each layer's train/eval mode is
+  // restored afterwards). A layer that rejects its input throws seqgrad::Error naming its index.
+  std::string summary(const Dims& input_shape) const;
+
  private:
   std::vector<std::shared_ptr<Layer>> layers_;
 };

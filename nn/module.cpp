@@ -13,6 +13,17 @@ Variable Module::register_parameter(const std::string& name, Tensor value, bool 
   return p;
 }
 
+Variable Module::register_parameter(const std::string& name, const Variable& parameter) {
+  check(parameter.defined() && parameter.is_leaf(),
+        "register_parameter: '{}' in {} must be a defined leaf variable", name, type_name_);
+  check(!name.empty() && name.find('.') == std::string::npos,
+        "register_parameter: invalid name '{}' in {} (no dots, not empty)", name, type_name_);
+  for (const auto& [n, p] : params_)
+    check(n != name, "register_parameter: {} already has a parameter named '{}'", type_name_, name);
+  params_.emplace_back(name, parameter);
+  return parameter;
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check(module != nullptr, "register_module: module '{}' of {} is null", name, type_name_);
   check(!name.empty() && name.find('.') == std::string::npos,

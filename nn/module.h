@@ -29,7 +29,7 @@ class Module {
   std::int64_t num_parameters() const;
 
   // Dropout and similar layers behave differently in training and evaluation.
-  void train(bool on = true);
+  virtual void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
@@ -50,6 +50,10 @@ class Module {
  protected:
   // Registers a parameter (a leaf that requires grad) under `name` and returns it.
   Variable register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  // Registers an existing parameter, shared rather than copied: for modules that keep their parts
+  // outside the submodule tree but expose PyTorch's flat names (LSTM's weight_ih_l0 lives in a
+  // cell).
+  Variable register_parameter(const std::string& name, const Variable& parameter);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     add_child(name, module);
