@@ -6,15 +6,15 @@
 Prints one JSON line per measurement: the per-op cost (microseconds) of forward + backward of the
 same 100-op elementwise chain (25 rounds of y = sigmoid(tanh(y * w + b)), then sum) on a
 1-element and a 64x256 float32 tensor, and torch.matmul GFLOP/s on the seq2seq GEMM shapes.
-Debian's torch calls OpenBLAS for matmul, which ignores torch.set_num_threads, so the OpenBLAS
-thread count is set through ctypes as well.
+Threads are set by bench/torch_threads.py (OpenBLAS through ctypes as well as ATen).
 """
 import argparse
-import ctypes
 import json
 import time
 
 import torch
+
+from torch_threads import set_threads
 
 OPS = 100
 
@@ -76,11 +76,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    try:
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(args.threads)
-    except OSError:
-        pass
+    set_threads(args.threads)
     version = "pytorch " + torch.__version__
     for name, shape in (("1 element", (1,)), ("64x256", (64, 256))):
         print(json.dumps({"framework": version, "bench": "chain_forward_backward", "tensor": name,

@@ -10,7 +10,6 @@ the training throughput (images per second of training steps, evaluation exclude
 --max-steps stops each epoch early (for a quick throughput measurement).
 """
 import argparse
-import ctypes
 import gzip
 import json
 import struct
@@ -19,6 +18,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_threads import set_threads
 
 DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -53,11 +54,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    try:
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(args.threads)
-    except OSError:
-        pass
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load("train")
     test_x, test_y = load("t10k")

@@ -57,11 +57,14 @@ void gru_forward(const Recurrence& r, GruReset reset, const Tensor& gx, const Te
         if (rh) std::fill_n(rh, H, T(0));
         continue;
       }
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bb[j]);
       if (reset == GruReset::Before) {
+#pragma GCC ivdep  // the rows read and written never overlap
         for (std::int64_t j = 0; j < H; ++j) rh[j] = a[j] * h[j];
         continue;  // n needs the second GEMM
       }
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T gh_n = g[2 * H + j] + bb[2 * H + j];
         g[2 * H + j] = gh_n;
@@ -81,6 +84,7 @@ void gru_forward(const Recurrence& r, GruReset reset, const Tensor& gx, const Te
       const T* h = sv.S.data<T>() + (i * B + b) * H;
       T* h_next = sv.S.data<T>() + ((i + 1) * B + b) * H;
       T* y = Y.data<T>() + (t * B + b) * H;
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T n = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
         a[2 * H + j] = n;
@@ -117,6 +121,7 @@ Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const 
       const T* a = sv.A.data<T>() + (i * B + b) * G3;
       const T* g = sv.GH.data<T>() + (i * B + b) * G3;
       const T* h = sv.S.data<T>() + (i * B + b) * H;
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], n = a[2 * H + j];
         const T dn_pre = dhj * (T(1) - z) * (T(1) - n * n);
@@ -145,6 +150,7 @@ Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const 
         T* dp = dprev.data<T>() + b * H;
         T* dgx = dGX.data<T>() + (t * B + b) * G3;
         T* dgh = dgh_i.data<T>() + b * G3;
+#pragma GCC ivdep  // the rows read and written never overlap
         for (std::int64_t j = 0; j < H; ++j) {
           const T rr = a[j];
           dp[j] += d_rh[j] * rr;

@@ -48,9 +48,13 @@ void lstm_forward(const Recurrence& r, const Tensor& gx, const Tensor& w, const 
         std::fill_n(a, G4, T(0));
         continue;
       }
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = detail::tanh<T>(a[j] + x[j] + bb[j]);
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 3 * H; j < G4; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T cn = a[H + j] * c[j] + a[j] * a[2 * H + j];
         c_next[j] = cn;
@@ -89,6 +93,7 @@ std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, co
       const T* a = sv.A.data<T>() + (i * B + b) * G4;
       const T* c = sv.C.data<T>() + (i * B + b) * H;
       const T* c_next = sv.C.data<T>() + ((i + 1) * B + b) * H;
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
         const T tc = detail::tanh<T>(c_next[j]), dhj = dhb[j] + dy[j];

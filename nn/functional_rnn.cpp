@@ -32,9 +32,11 @@ void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const
         std::copy_n(h, H, h_next);
         std::fill_n(y, H, T(0));
       } else if (act == RnnActivation::Tanh) {
+#pragma GCC ivdep  // the rows read and written never overlap
         for (std::int64_t j = 0; j < H; ++j)
           h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
       } else {
+#pragma GCC ivdep  // the rows read and written never overlap
         for (std::int64_t j = 0; j < H; ++j)
           h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
       }
@@ -64,6 +66,7 @@ Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, con
       }
       const T* dy = dY.data<T>() + (t * B + b) * H;
       const T* hn = S.data<T>() + ((i + 1) * B + b) * H;
+#pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
         dgx[j] = dg[j] = (d[j] + dy[j]) * slope;

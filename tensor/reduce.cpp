@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "tensor/creation.h"
 #include "tensor/elementwise.h"
@@ -92,8 +93,55 @@ Tensor reduce(const Tensor& x, const Dims& dims, bool keepdim, const char* op, d
 
 }  // namespace
 
+namespace {
+
+// The leading dims of a contiguous float tensor, summed: out[j] = sum_i x[i][j] over a [rows, cols]
+// view. Bias gradients take this shape ([T*B, 3H] -> [3H]); the generic strided fold walks it
+// column by column, this walks rows and lets the compiler vectorise across j, accumulating in
+// float64 like the fold does.
+template <class T>
+void sum_leading_rows(const T* x, std::int64_t rows, std::int64_t cols, T* out) {
+  std::vector<double> acc(static_cast<std::size_t>(cols), 0.0);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const T* row = x + i * cols;
+    for (std::int64_t j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] += row[j];
+  }
+  for (std::int64_t j = 0; j < cols; ++j) out[j] = static_cast<T>(acc[static_cast<std::size_t>(j)]);
+}
+
+// How many leading dims `dims` names when it is exactly {0, .., k-1} with 0 < k < x.dim(); else 0.
+int leading_dims(const Tensor& x, const Dims& dims) {
+  if (dims.size() == 0 || dims.size() >= x.dim()) return 0;
+  std::uint32_t seen = 0;
+  for (const std::int64_t d : dims) {
+    const std::int64_t n = d < 0 ? d + x.dim() : d;
+    if (n < 0 || n >= dims.size()) return 0;
+    seen |= 1u << n;
+  }
+  return seen == (1u << dims.size()) - 1 ? dims.size() : 0;
+}
+
+}  // namespace
+
 Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) {
   if (x.defined() && x.dtype() == kBool) return sum(x.to(kInt64), dims, keepdim);
+  if (const int k =
+          x.defined() && is_floating(x.dtype()) && x.is_contiguous() ? leading_dims(x, dims) : 0) {
+    std::int64_t rows = 1;
+    for (int d = 0; d < k; ++d) rows *= x.size(d);
+    Dims out_shape;
+    for (int d = 0; d < x.dim(); ++d)
+      if (d >= k)
+        out_shape.push_back(x.size(d));
+      else if (keepdim)
+        out_shape.push_back(1);
+    Tensor out = Tensor::empty(out_shape, x.dtype());
+    dispatch_floating(x.dtype(), "sum", [&]<class T>() {
+      sum_leading_rows(x.data<T>(), rows, x.numel() / std::max<std::int64_t>(rows, 1),
+                       out.data<T>());
+    });
+    return out;
+  }
   return reduce(x, dims, keepdim, "sum", 0.0, false, [](auto a, auto b) { return a + b; });
 }
 
