@@ -1,0 +1,102 @@
+#include "models/cho.h"
+
+#include <cmath>
+
+namespace seqgrad::models {
+
+namespace F = nn::functional;
+
+ChoDecoder::ChoDecoder(std::int64_t emb, std::int64_t hidden, Generator* gen)
+    : Module("ChoDecoder") {
+  const double k = 1.0 / std::sqrt(static_cast<double>(hidden));
+  auto uniform = [&](const Dims& shape) { return seqgrad::uniform_(empty(shape), -k, k, gen); };
+  weight_ih = register_parameter("weight_ih", uniform({3 * hidden, emb}));
+  weight_hh = register_parameter("weight_hh", uniform({3 * hidden, hidden}));
+  weight_ch = register_parameter("weight_ch", uniform({3 * hidden, hidden}));
+  bias_ih = register_parameter("bias_ih", uniform({3 * hidden}));
+  bias_hh = register_parameter("bias_hh", uniform({3 * hidden}));
+}
+
+Cho::Cho(const ChoConfig& c, Generator* gen) : Module("Cho"), config_(c) {
+  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.maxout > 0,
+        "Cho: vocabularies must hold the 4 specials and sizes must be positive, got "
+        "src_vocab={} tgt_vocab={} emb={} hidden={} maxout={}",
+        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.maxout);
+  // Registration order = the reference's parameter order.
+  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
+                                               c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
+  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                               c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+  encoder = register_module(
+      "encoder", std::make_shared<nn::GRUCell>(nn::CellConfig{c.emb, c.hidden, kFloat32, gen},
+                                               F::GruReset::Before));
+  context = register_module("context",
+                            std::make_shared<nn::Linear>(c.hidden, c.hidden, true, kFloat32, gen));
+  init = register_module("init",
+                         std::make_shared<nn::Linear>(c.hidden, c.hidden, true, kFloat32, gen));
+  decoder = register_module("decoder", std::make_shared<ChoDecoder>(c.emb, c.hidden, gen));
+  readout = register_module(
+      "readout",
+      std::make_shared<nn::Linear>(2 * c.hidden + c.emb, 2 * c.maxout, true, kFloat32, gen));
+  output = register_module(
+      "output", std::make_shared<nn::Linear>(c.maxout, c.tgt_vocab, true, kFloat32, gen));
+}
+
+Variable Cho::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
+  check(src.dim() == 2 && src.dtype() == kInt64, "Cho::encode: src must be int64 [B, S], got {} {}",
+        src.dtype(), src.shape());
+  const Variable x = src_embed->forward(src.t().contiguous());  // [S, B, E], time-first
+  const Variable h_n = encoder->run(x, {}, src_len).state[0];
+  return tanh(context->forward(h_n));
+}
+
+Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c) {
+  const Variable t = readout->forward(cat({s, e, c}, -1));
+  Dims pairs = t.shape();
+  pairs[pairs.size() - 1] = config_.maxout;
+  pairs.push_back(2);
+  const Variable m = max(t.view(pairs), -1).first;  // maxout over neighbouring pairs
+  return output->forward(m);
+}
+
+Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
+  check(prev.dim() == 2 && prev.dtype() == kInt64 && prev.size(0) == c.size(0),
+        "Cho::decode_logits: prev must be int64 [B, T] with B = {}, got {} {}", c.size(0),
+        prev.dtype(), prev.shape());
+  const std::int64_t T = prev.size(1), B = prev.size(0), H = config_.hidden;
+  const Variable s0 = tanh(init->forward(c));
+  const Variable e = tgt_embed->forward(prev.t().contiguous());  // [T, B, E]
+  const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih);
+  // C c is the same at every step: it joins b_hh as a per-sequence recurrent bias [B, 3H].
+  const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
+  const Variable s = F::gru_sequence(gx, s0, decoder->weight_hh, bias).narrow(0, 0, T);
+  return logits(s, e, c.unsqueeze(0).expand({T, B, H}));
+}
+
+Variable Cho::loss(const Batch& batch) {
+  const Variable lg = decode_logits(encode(batch.src, batch.src_len), batch.prev);
+  const Tensor gold = batch.gold.t().contiguous();  // [T, B] like the logits
+  return F::cross_entropy(lg.reshape({-1, config_.tgt_vocab}), gold.reshape({-1}),
+                          F::Reduction::Sum, kPad);
+}
+
+Tensor Cho::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
+                   std::int64_t max_len) {
+  NoGradGuard no_grad;
+  const Variable c = encode(src, src_len);
+  const std::int64_t B = src.size(0);
+  Variable s = tanh(init->forward(c));
+  const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
+  Tensor y = full({B}, static_cast<double>(kBos), kInt64);
+  Tensor out = Tensor::empty({B, max_len}, kInt64);
+  for (std::int64_t t = 0; t < max_len; ++t) {
+    const Variable e = tgt_embed->forward(y);  // [B, E]
+    const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
+    s = F::gru_sequence(gx, s, decoder->weight_hh, bias).select(0, 1);
+    y = argmax(logits(s, e, c), 1);
+    out.select(1, t).copy_(y);
+  }
+  return out;
+}
+
+}  // namespace seqgrad::models
