@@ -6,5 +6,6 @@
 namespace seqgrad::cli {
 
 void add_classify_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace seqgrad::cli

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{"seqgrad: train and evaluate small neural networks with seqgrad's autodiff engine"};
   app.require_subcommand(1);
   seqgrad::cli::add_classify_command(app);
+  seqgrad::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
