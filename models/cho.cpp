@@ -59,25 +59,49 @@ Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c) {
   return output->forward(m);
 }
 
-Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
+Cho::DecoderStates Cho::decode_states(const Variable& c, const Tensor& prev,
+                                      const std::vector<std::int64_t>& lengths) {
   check(prev.dim() == 2 && prev.dtype() == kInt64 && prev.size(0) == c.size(0),
-        "Cho::decode_logits: prev must be int64 [B, T] with B = {}, got {} {}", c.size(0),
-        prev.dtype(), prev.shape());
-  const std::int64_t T = prev.size(1), B = prev.size(0), H = config_.hidden;
+        "Cho::decode: prev must be int64 [B, T] with B = {}, got {} {}", c.size(0), prev.dtype(),
+        prev.shape());
   const Variable s0 = tanh(init->forward(c));
   const Variable e = tgt_embed->forward(prev.t().contiguous());  // [T, B, E]
   const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih);
   // C c is the same at every step: it joins b_hh as a per-sequence recurrent bias [B, 3H].
   const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
-  const Variable s = F::gru_sequence(gx, s0, decoder->weight_hh, bias).narrow(0, 0, T);
-  return logits(s, e, c.unsqueeze(0).expand({T, B, H}));
+  const Variable s =
+      F::gru_sequence(gx, s0, decoder->weight_hh, bias, lengths).narrow(0, 0, prev.size(1));
+  return {s, e};
 }
 
+Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
+  const auto [s, e] = decode_states(c, prev, {});
+  const std::int64_t T = prev.size(1), B = prev.size(0);
+  return logits(s, e, c.unsqueeze(0).expand({T, B, config_.hidden}));
+}
+
+// The reference runs the decoder through the padding and masks the loss; stopping each sequence
+// at its own end and applying the output layer to real target positions only gives the same loss
+// and gradients without computing what the mask throws away.
 Variable Cho::loss(const Batch& batch) {
-  const Variable lg = decode_logits(encode(batch.src, batch.src_len), batch.prev);
-  const Tensor gold = batch.gold.t().contiguous();  // [T, B] like the logits
-  return F::cross_entropy(lg.reshape({-1, config_.tgt_vocab}), gold.reshape({-1}),
-                          F::Reduction::Sum, kPad);
+  const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
+  const Tensor gold = batch.gold.t().contiguous().view({T * B});  // time-major like the states
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(B), 0), positions, sequence_of;
+  const auto* g = gold.data<std::int64_t>();
+  for (std::int64_t i = 0; i < T * B; ++i)
+    if (g[i] != kPad) {
+      positions.push_back(i);
+      sequence_of.push_back(i % B);
+      lengths[static_cast<std::size_t>(i % B)] = i / B + 1;
+    }
+  const Variable c = encode(batch.src, batch.src_len);
+  const auto [s, e] = decode_states(c, batch.prev, lengths);
+  const auto n = static_cast<std::int64_t>(positions.size());
+  const Tensor index = from_vector(positions, {n}), batch_of = from_vector(sequence_of, {n});
+  const Variable lg =
+      logits(index_select(s.reshape({T * B, -1}), 0, index),
+             index_select(e.reshape({T * B, -1}), 0, index), index_select(c, 0, batch_of));
+  return F::cross_entropy(lg, index_select(gold, 0, index), F::Reduction::Sum, kPad);
 }
 
 Tensor Cho::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,

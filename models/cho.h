@@ -54,6 +54,11 @@ class Cho : public nn::Module {
   std::shared_ptr<nn::Linear> readout, output;
 
  private:
+  struct DecoderStates {
+    Variable s, e;  // [T, B, H] decoder states and [T, B, E] input embeddings
+  };
+  DecoderStates decode_states(const Variable& c, const Tensor& prev,
+                              const std::vector<std::int64_t>& lengths);
   // One output layer application: s [.., H], e [.., E], c [.., H] -> logits [.., Vt].
   Variable logits(const Variable& s, const Variable& e, const Variable& c);
   ChoConfig config_;

@@ -21,7 +21,8 @@ namespace {
 
 using detail::Recurrence;
 
-// What the forward pass keeps for the backward pass (indexed by processing step, see recurrence.h).
+// What the forward pass keeps for the backward pass (by processing step, rows sorted: see
+// recurrence.h).
 struct GruSaved {
   Tensor S;   // [T+1, B, H] state before step i (row T: the final state)
   Tensor A;   // [T, B, 3H]  r, z, n
@@ -35,97 +36,103 @@ void gru_forward(const Recurrence& r, GruReset reset, const Tensor& gx, const Te
   const std::int64_t B = r.B, H = r.H, G3 = 3 * H;
   const Tensor w_rz = w.narrow(0, 0, 2 * H), w_n = w.narrow(0, 2 * H, H);
   for (std::int64_t i = 0; i < r.T; ++i) {
-    const std::int64_t t = r.time(i);
-    const Tensor gh = sv.GH.select(0, i);
-    if (reset == GruReset::After)
-      gemm(sv.S.select(0, i), w.t(), gh);
-    else
-      gemm(sv.S.select(0, i), w_rz.t(), gh.narrow(1, 0, 2 * H));
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* x = gx.data<T>() + (t * B + b) * G3;
-      T* g = gh.data<T>() + b * G3;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
-      T* a = sv.A.data<T>() + (i * B + b) * G3;
-      const T* h = sv.S.data<T>() + (i * B + b) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + b) * H;
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
+    const Tensor gh = sv.GH.select(0, i).narrow(0, 0, n), s = sv.S.select(0, i).narrow(0, 0, n);
+    if (n > 0) {
+      if (reset == GruReset::After)
+        gemm(s, w.t(), gh);
+      else
+        gemm(s, w_rz.t(), gh.narrow(1, 0, 2 * H));
+    }
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      T* a = sv.A.data<T>() + (i * B + k) * G3;
+      const T* h = sv.S.data<T>() + (i * B + k) * H;
+      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
       T* y = Y.data<T>() + (t * B + b) * H;
-      T* rh = reset == GruReset::Before ? sv.RH.data<T>() + (i * B + b) * H : nullptr;
-      if (!r.live(t, b)) {  // past this sequence's end: keep the state, output zeros
+      T* rh = reset == GruReset::Before ? sv.RH.data<T>() + (i * B + k) * H : nullptr;
+      if (k >= n) {  // past this sequence's end: keep the state, output zeros
         std::copy_n(h, H, h_next);
         std::fill_n(y, H, T(0));
         std::fill_n(a, G3, T(0));
         if (rh) std::fill_n(rh, H, T(0));
         continue;
       }
+      const T* x = gx.data<T>() + (t * B + b) * G3;
+      T* g = sv.GH.data<T>() + (i * B + k) * G3;
+      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bb[j]);
       if (reset == GruReset::Before) {
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep
         for (std::int64_t j = 0; j < H; ++j) rh[j] = a[j] * h[j];
         continue;  // n needs the second GEMM
       }
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep
       for (std::int64_t j = 0; j < H; ++j) {
         const T gh_n = g[2 * H + j] + bb[2 * H + j];
         g[2 * H + j] = gh_n;
-        const T n = detail::tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
-        a[2 * H + j] = n;
-        h_next[j] = y[j] = (T(1) - z) * n + z * h[j];
+        const T nj = detail::tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
+        a[2 * H + j] = nj;
+        h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
       }
     }
-    if (reset == GruReset::After) continue;
-    gemm(sv.RH.select(0, i), w_n.t(), gh.narrow(1, 2 * H, H));
-    for (std::int64_t b = 0; b < B; ++b) {
-      if (!r.live(t, b)) continue;
+    if (reset == GruReset::After || n == 0) continue;
+    gemm(sv.RH.select(0, i).narrow(0, 0, n), w_n.t(), gh.narrow(1, 2 * H, H));
+    for (std::int64_t k = 0; k < n; ++k) {
+      const std::int64_t b = r.row(k);
       const T* x = gx.data<T>() + (t * B + b) * G3;
-      const T* g = gh.data<T>() + b * G3;
+      const T* g = sv.GH.data<T>() + (i * B + k) * G3;
       const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
-      T* a = sv.A.data<T>() + (i * B + b) * G3;
-      const T* h = sv.S.data<T>() + (i * B + b) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + b) * H;
+      T* a = sv.A.data<T>() + (i * B + k) * G3;
+      const T* h = sv.S.data<T>() + (i * B + k) * H;
+      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
       T* y = Y.data<T>() + (t * B + b) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
-        const T n = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
-        a[2 * H + j] = n;
-        h_next[j] = y[j] = (T(1) - z) * n + z * h[j];
+        const T nj = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
+        a[2 * H + j] = nj;
+        h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
       }
     }
   }
-  Y.select(0, r.T).copy_(sv.S.select(0, r.T));
+  detail::unsort_rows(r, sv.S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
 }
 
-// Fills dGX [T, B, 3H] (by time), dGH [T, B, 3H] (by step) and returns dL/dh0.
+// Fills dGX [T, B, 3H] (by time, caller's order) and dGH [T, B, 3H] (by step, sorted rows);
+// returns dL/dh0.
 template <class T>
 Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const GruSaved& sv,
                     const Tensor& dY, const Tensor& dGX, const Tensor& dGH) {
   const std::int64_t B = r.B, H = r.H, G3 = 3 * H;
   const Tensor w_rz = w.narrow(0, 0, 2 * H), w_n = w.narrow(0, 2 * H, H);
-  Tensor dh = dY.select(0, r.T).clone(), dprev = Tensor::empty({B, H}, dY.dtype());
+  Tensor dh = Tensor::empty({B, H}, dY.dtype()), dprev = Tensor::empty({B, H}, dY.dtype());
+  detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
   Tensor drh = reset == GruReset::Before ? Tensor::empty({B, H}, dY.dtype()) : Tensor();
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
-    const std::int64_t t = r.time(i);
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
     const Tensor dgh_i = dGH.select(0, i);
-    for (std::int64_t b = 0; b < B; ++b) {
-      T* d = dh.data<T>() + b * H;
-      T* dp = dprev.data<T>() + b * H;
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      T* d = dh.data<T>() + k * H;
+      T* dp = dprev.data<T>() + k * H;
       T* dgx = dGX.data<T>() + (t * B + b) * G3;
-      T* dgh = dgh_i.data<T>() + b * G3;
-      if (!r.live(t, b)) {  // the state passed through unchanged; the zero output has no gradient
+      T* dgh = dgh_i.data<T>() + k * G3;
+      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
         std::copy_n(d, H, dp);
         std::fill_n(dgx, G3, T(0));
         std::fill_n(dgh, G3, T(0));
         continue;
       }
       const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* a = sv.A.data<T>() + (i * B + b) * G3;
-      const T* g = sv.GH.data<T>() + (i * B + b) * G3;
-      const T* h = sv.S.data<T>() + (i * B + b) * H;
+      const T* a = sv.A.data<T>() + (i * B + k) * G3;
+      const T* g = sv.GH.data<T>() + (i * B + k) * G3;
+      const T* h = sv.S.data<T>() + (i * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
-        const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], n = a[2 * H + j];
-        const T dn_pre = dhj * (T(1) - z) * (T(1) - n * n);
-        const T dz_pre = dhj * (h[j] - n) * z * (T(1) - z);
+        const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], nj = a[2 * H + j];
+        const T dn_pre = dhj * (T(1) - z) * (T(1) - nj * nj);
+        const T dz_pre = dhj * (h[j] - nj) * z * (T(1) - z);
         dp[j] = dhj * z;
         dgx[H + j] = dgh[H + j] = dz_pre;
         dgx[2 * H + j] = dn_pre;
@@ -138,30 +145,34 @@ Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const 
         }
       }
     }
-    if (reset == GruReset::After) {
-      gemm(dgh_i, w, dprev, 1.0, 1.0);
-    } else {
-      gemm(dgh_i.narrow(1, 2 * H, H), w_n, drh);
-      for (std::int64_t b = 0; b < B; ++b) {
-        if (!r.live(t, b)) continue;
-        const T* a = sv.A.data<T>() + (i * B + b) * G3;
-        const T* h = sv.S.data<T>() + (i * B + b) * H;
-        const T* d_rh = drh.data<T>() + b * H;
-        T* dp = dprev.data<T>() + b * H;
-        T* dgx = dGX.data<T>() + (t * B + b) * G3;
-        T* dgh = dgh_i.data<T>() + b * G3;
+    if (n > 0) {
+      const Tensor dgh_live = dgh_i.narrow(0, 0, n), dprev_live = dprev.narrow(0, 0, n);
+      if (reset == GruReset::After) {
+        gemm(dgh_live, w, dprev_live, 1.0, 1.0);
+      } else {
+        gemm(dgh_live.narrow(1, 2 * H, H), w_n, drh.narrow(0, 0, n));
+        for (std::int64_t k = 0; k < n; ++k) {
+          const T* a = sv.A.data<T>() + (i * B + k) * G3;
+          const T* h = sv.S.data<T>() + (i * B + k) * H;
+          const T* d_rh = drh.data<T>() + k * H;
+          T* dp = dprev.data<T>() + k * H;
+          T* dgx = dGX.data<T>() + (t * B + r.row(k)) * G3;
+          T* dgh = dgh_i.data<T>() + k * G3;
 #pragma GCC ivdep  // the rows read and written never overlap
-        for (std::int64_t j = 0; j < H; ++j) {
-          const T rr = a[j];
-          dp[j] += d_rh[j] * rr;
-          dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
+          for (std::int64_t j = 0; j < H; ++j) {
+            const T rr = a[j];
+            dp[j] += d_rh[j] * rr;
+            dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
+          }
         }
+        gemm(dgh_live.narrow(1, 0, 2 * H), w_rz, dprev_live, 1.0, 1.0);
       }
-      gemm(dgh_i.narrow(1, 0, 2 * H), w_rz, dprev, 1.0, 1.0);
     }
     std::swap(dh, dprev);
   }
-  return dh;
+  Tensor dh0 = Tensor::empty({B, H}, dY.dtype());
+  detail::unsort_rows(r, dh.data<T>(), dh0.data<T>(), H);
+  return dh0;
 }
 
 }  // namespace
@@ -177,10 +188,12 @@ Variable gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_
   GruSaved sv{Tensor::empty({r.T + 1, r.B, r.H}, dt), Tensor::empty({r.T, r.B, 3 * r.H}, dt),
               Tensor::empty({r.T, r.B, 3 * r.H}, dt),
               reset == GruReset::Before ? Tensor::empty({r.T, r.B, r.H}, dt) : Tensor()};
-  sv.S.select(0, 0).copy_(h0.value());
+  const Tensor h0v = h0.value().contiguous();
   Tensor Y = Tensor::empty({r.T + 1, r.B, r.H}, dt);
-  dispatch_floating(dt, "gru_sequence",
-                    [&]<class T>() { gru_forward<T>(r, reset, x, w, bias, sv, Y); });
+  dispatch_floating(dt, "gru_sequence", [&]<class T>() {
+    detail::sort_rows(r, h0v.data<T>(), sv.S.data<T>(), r.H);
+    gru_forward<T>(r, reset, x, w, bias, sv, Y);
+  });
 
   auto backward = [r, reset, w, sv](const Tensor& gy, GradSlots& dx) {
     const Tensor dY = gy.contiguous();

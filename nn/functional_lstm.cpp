@@ -18,10 +18,10 @@ namespace {
 
 using detail::Recurrence;
 
-struct LstmSaved {
-  Tensor S;  // [T+1, B, H] h before step i (row T: the final h)
-  Tensor C;  // [T+1, B, H] c before step i (row T: the final c)
-  Tensor A;  // [T, B, 4H]  i, f, g, o
+struct LstmSaved {  // by processing step, rows sorted (see recurrence.h)
+  Tensor S;         // [T+1, B, H] h before step i (row T: the final h)
+  Tensor C;         // [T+1, B, H] c before step i (row T: the final c)
+  Tensor A;         // [T, B, 4H]  i, f, g, o
 };
 
 template <class T>
@@ -29,32 +29,33 @@ void lstm_forward(const Recurrence& r, const Tensor& gx, const Tensor& w, const 
                   const LstmSaved& sv, const Tensor& Y) {
   const std::int64_t B = r.B, H = r.H, G4 = 4 * H;
   for (std::int64_t i = 0; i < r.T; ++i) {
-    const std::int64_t t = r.time(i);
-    T* pre = sv.A.data<T>() + i * B * G4;
-    gemm(sv.S.select(0, i), w.t(), sv.A.select(0, i));  // h W_hh^T, activated in place below
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* x = gx.data<T>() + (t * B + b) * G4;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G4 : 0);
-      T* a = pre + b * G4;
-      const T* h = sv.S.data<T>() + (i * B + b) * H;
-      const T* c = sv.C.data<T>() + (i * B + b) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + b) * H;
-      T* c_next = sv.C.data<T>() + ((i + 1) * B + b) * H;
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
+    if (n > 0)  // h W_hh^T for the running sequences, activated in place below
+      gemm(sv.S.select(0, i).narrow(0, 0, n), w.t(), sv.A.select(0, i).narrow(0, 0, n));
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      T* a = sv.A.data<T>() + (i * B + k) * G4;
+      const T* h = sv.S.data<T>() + (i * B + k) * H;
+      const T* c = sv.C.data<T>() + (i * B + k) * H;
+      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
+      T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
       T* y = Y.data<T>() + (t * B + b) * H;
-      if (!r.live(t, b)) {  // past this sequence's end: keep the state, output zeros
+      if (k >= n) {  // past this sequence's end: keep the state, output zeros
         std::copy_n(h, H, h_next);
         std::copy_n(c, H, c_next);
         std::fill_n(y, H, T(0));
         std::fill_n(a, G4, T(0));
         continue;
       }
+      const T* x = gx.data<T>() + (t * B + b) * G4;
+      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G4 : 0);
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep
       for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = detail::tanh<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep
       for (std::int64_t j = 3 * H; j < G4; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep
       for (std::int64_t j = 0; j < H; ++j) {
         const T cn = a[H + j] * c[j] + a[j] * a[2 * H + j];
         c_next[j] = cn;
@@ -62,27 +63,31 @@ void lstm_forward(const Recurrence& r, const Tensor& gx, const Tensor& w, const 
       }
     }
   }
-  Y.select(0, r.T).copy_(sv.S.select(0, r.T));
-  Y.select(0, r.T + 1).copy_(sv.C.select(0, r.T));
+  detail::unsort_rows(r, sv.S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
+  detail::unsort_rows(r, sv.C.select(0, r.T).data<T>(), Y.select(0, r.T + 1).data<T>(), H);
 }
 
-// Fills dGX [T, B, 4H] (by time) and dG [T, B, 4H] (by step); returns dL/dh0 and dL/dc0.
+// Fills dGX [T, B, 4H] (by time, caller's order) and dG [T, B, 4H] (by step, sorted rows);
+// returns dL/dh0 and dL/dc0.
 template <class T>
 std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, const LstmSaved& sv,
                                         const Tensor& dY, const Tensor& dGX, const Tensor& dG) {
   const std::int64_t B = r.B, H = r.H, G4 = 4 * H;
-  Tensor dh = dY.select(0, r.T).clone(), dc = dY.select(0, r.T + 1).clone();
+  Tensor dh = Tensor::empty({B, H}, dY.dtype()), dc = Tensor::empty({B, H}, dY.dtype());
   Tensor dh_prev = Tensor::empty({B, H}, dY.dtype()), dc_prev = Tensor::empty({B, H}, dY.dtype());
+  detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
+  detail::sort_rows(r, dY.select(0, r.T + 1).data<T>(), dc.data<T>(), H);
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
-    const std::int64_t t = r.time(i);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* dhb = dh.data<T>() + b * H;
-      const T* dcb = dc.data<T>() + b * H;
-      T* dhp = dh_prev.data<T>() + b * H;
-      T* dcp = dc_prev.data<T>() + b * H;
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      const T* dhb = dh.data<T>() + k * H;
+      const T* dcb = dc.data<T>() + k * H;
+      T* dhp = dh_prev.data<T>() + k * H;
+      T* dcp = dc_prev.data<T>() + k * H;
       T* dgx = dGX.data<T>() + (t * B + b) * G4;
-      T* dg = dG.data<T>() + (i * B + b) * G4;
-      if (!r.live(t, b)) {
+      T* dg = dG.data<T>() + (i * B + k) * G4;
+      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
         std::copy_n(dhb, H, dhp);
         std::copy_n(dcb, H, dcp);
         std::fill_n(dgx, G4, T(0));
@@ -90,9 +95,9 @@ std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, co
         continue;
       }
       const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* a = sv.A.data<T>() + (i * B + b) * G4;
-      const T* c = sv.C.data<T>() + (i * B + b) * H;
-      const T* c_next = sv.C.data<T>() + ((i + 1) * B + b) * H;
+      const T* a = sv.A.data<T>() + (i * B + k) * G4;
+      const T* c = sv.C.data<T>() + (i * B + k) * H;
+      const T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
@@ -107,11 +112,14 @@ std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, co
       }
       std::copy_n(dg, G4, dgx);
     }
-    gemm(dG.select(0, i), w, dh_prev, 1.0, 1.0);
+    if (n > 0) gemm(dG.select(0, i).narrow(0, 0, n), w, dh_prev.narrow(0, 0, n), 1.0, 1.0);
     std::swap(dh, dh_prev);
     std::swap(dc, dc_prev);
   }
-  return {dh, dc};
+  Tensor dh0 = Tensor::empty({B, H}, dY.dtype()), dc0 = Tensor::empty({B, H}, dY.dtype());
+  detail::unsort_rows(r, dh.data<T>(), dh0.data<T>(), H);
+  detail::unsort_rows(r, dc.data<T>(), dc0.data<T>(), H);
+  return {dh0, dc0};
 }
 
 }  // namespace
@@ -129,10 +137,13 @@ Variable lstm_sequence(const Variable& gx, const Variable& h0, const Variable& c
                bias = b_hh.value().contiguous();
   LstmSaved sv{Tensor::empty({r.T + 1, r.B, r.H}, dt), Tensor::empty({r.T + 1, r.B, r.H}, dt),
                Tensor::empty({r.T, r.B, 4 * r.H}, dt)};
-  sv.S.select(0, 0).copy_(h0.value());
-  sv.C.select(0, 0).copy_(c0.value());
+  const Tensor h0v = h0.value().contiguous(), c0v = c0.value().contiguous();
   Tensor Y = Tensor::empty({r.T + 2, r.B, r.H}, dt);
-  dispatch_floating(dt, "lstm_sequence", [&]<class T>() { lstm_forward<T>(r, x, w, bias, sv, Y); });
+  dispatch_floating(dt, "lstm_sequence", [&]<class T>() {
+    detail::sort_rows(r, h0v.data<T>(), sv.S.data<T>(), r.H);
+    detail::sort_rows(r, c0v.data<T>(), sv.C.data<T>(), r.H);
+    lstm_forward<T>(r, x, w, bias, sv, Y);
+  });
 
   auto backward = [r, w, sv](const Tensor& gy, GradSlots& dx) {
     const Tensor dY = gy.contiguous();

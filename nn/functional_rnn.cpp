@@ -13,25 +13,30 @@ namespace {
 
 using detail::Recurrence;
 
-// S [T+1, B, H]: the state before step i (row T: the final state); it is also what act' reads.
+// S [T+1, B, H]: the state before step i, rows sorted (row T: the final state); it is also what
+// act' reads.
 template <class T>
 void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const Tensor& w,
                  const Tensor& bias, const Tensor& S, const Tensor& Y) {
   const std::int64_t B = r.B, H = r.H;
   for (std::int64_t i = 0; i < r.T; ++i) {
-    const std::int64_t t = r.time(i);
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
     const Tensor next = S.select(0, i + 1);
-    gemm(S.select(0, i), w.t(), next);  // h W_hh^T, activated in place below
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* x = gx.data<T>() + (t * B + b) * H;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
-      const T* h = S.data<T>() + (i * B + b) * H;
-      T* h_next = next.data<T>() + b * H;
+    if (n > 0)  // h W_hh^T for the running sequences, activated in place below
+      gemm(S.select(0, i).narrow(0, 0, n), w.t(), next.narrow(0, 0, n));
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      const T* h = S.data<T>() + (i * B + k) * H;
+      T* h_next = next.data<T>() + k * H;
       T* y = Y.data<T>() + (t * B + b) * H;
-      if (!r.live(t, b)) {
+      if (k >= n) {  // past this sequence's end: keep the state, output zeros
         std::copy_n(h, H, h_next);
         std::fill_n(y, H, T(0));
-      } else if (act == RnnActivation::Tanh) {
+        continue;
+      }
+      const T* x = gx.data<T>() + (t * B + b) * H;
+      const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
+      if (act == RnnActivation::Tanh) {
 #pragma GCC ivdep  // the rows read and written never overlap
         for (std::int64_t j = 0; j < H; ++j)
           h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
@@ -42,30 +47,33 @@ void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const
       }
     }
   }
-  Y.select(0, r.T).copy_(S.select(0, r.T));
+  detail::unsort_rows(r, S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
 }
 
-// Fills dGX [T, B, H] (by time) and dG [T, B, H] (by step); returns dL/dh0.
+// Fills dGX [T, B, H] (by time, caller's order) and dG [T, B, H] (by step, sorted rows);
+// returns dL/dh0.
 template <class T>
 Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, const Tensor& S,
                     const Tensor& dY, const Tensor& dGX, const Tensor& dG) {
   const std::int64_t B = r.B, H = r.H;
-  Tensor dh = dY.select(0, r.T).clone(), dprev = Tensor::empty({B, H}, dY.dtype());
+  Tensor dh = Tensor::empty({B, H}, dY.dtype()), dprev = Tensor::empty({B, H}, dY.dtype());
+  detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
-    const std::int64_t t = r.time(i);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* d = dh.data<T>() + b * H;
-      T* dp = dprev.data<T>() + b * H;
+    const std::int64_t t = r.time(i), n = r.live_rows(t);
+    for (std::int64_t k = 0; k < B; ++k) {
+      const std::int64_t b = r.row(k);
+      const T* d = dh.data<T>() + k * H;
+      T* dp = dprev.data<T>() + k * H;
       T* dgx = dGX.data<T>() + (t * B + b) * H;
-      T* dg = dG.data<T>() + (i * B + b) * H;
-      if (!r.live(t, b)) {
+      T* dg = dG.data<T>() + (i * B + k) * H;
+      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
         std::copy_n(d, H, dp);
         std::fill_n(dgx, H, T(0));
         std::fill_n(dg, H, T(0));
         continue;
       }
       const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* hn = S.data<T>() + ((i + 1) * B + b) * H;
+      const T* hn = S.data<T>() + ((i + 1) * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
       for (std::int64_t j = 0; j < H; ++j) {
         const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
@@ -73,10 +81,12 @@ Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, con
         dp[j] = T(0);
       }
     }
-    gemm(dG.select(0, i), w, dprev, 1.0, 1.0);
+    if (n > 0) gemm(dG.select(0, i).narrow(0, 0, n), w, dprev.narrow(0, 0, n), 1.0, 1.0);
     std::swap(dh, dprev);
   }
-  return dh;
+  Tensor dh0 = Tensor::empty({B, H}, dY.dtype());
+  detail::unsort_rows(r, dh.data<T>(), dh0.data<T>(), H);
+  return dh0;
 }
 
 }  // namespace
@@ -90,9 +100,11 @@ Variable rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_
   const Tensor x = gx.value().contiguous(), w = w_hh.value().contiguous(),
                bias = b_hh.value().contiguous();
   Tensor S = Tensor::empty({r.T + 1, r.B, r.H}, dt), Y = Tensor::empty({r.T + 1, r.B, r.H}, dt);
-  S.select(0, 0).copy_(h0.value());
-  dispatch_floating(dt, "rnn_sequence",
-                    [&]<class T>() { rnn_forward<T>(r, activation, x, w, bias, S, Y); });
+  const Tensor h0v = h0.value().contiguous();
+  dispatch_floating(dt, "rnn_sequence", [&]<class T>() {
+    detail::sort_rows(r, h0v.data<T>(), S.data<T>(), r.H);
+    rnn_forward<T>(r, activation, x, w, bias, S, Y);
+  });
 
   auto backward = [r, activation, w, S](const Tensor& gy, GradSlots& dx) {
     const Tensor dY = gy.contiguous();

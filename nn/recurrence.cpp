@@ -1,5 +1,7 @@
 #include "nn/recurrence.h"
 
+#include <algorithm>
+
 namespace seqgrad::nn::detail {
 
 Recurrence check_recurrence(const char* op, std::int64_t gates, const Variable& gx,
@@ -39,11 +41,25 @@ Recurrence check_recurrence(const char* op, std::int64_t gates, const Variable& 
             r.T);
     r.lengths = lengths;
   }
+  r.order.resize(static_cast<std::size_t>(r.B));
+  for (std::int64_t b = 0; b < r.B; ++b) r.order[static_cast<std::size_t>(b)] = b;
+  std::stable_sort(r.order.begin(), r.order.end(), [&](std::int64_t a, std::int64_t b) {
+    return r.lengths[static_cast<std::size_t>(a)] > r.lengths[static_cast<std::size_t>(b)];
+  });
+  r.live.assign(static_cast<std::size_t>(r.T), 0);
+  for (const std::int64_t len : r.lengths)
+    for (std::int64_t t = 0; t < len; ++t) ++r.live[static_cast<std::size_t>(t)];
   return r;
 }
 
 Tensor bias_grad(const Tensor& dgh, const Recurrence& r) {
-  return r.bias_per_row ? sum(dgh, {0}) : sum(dgh, {0, 1});
+  if (!r.bias_per_row) return sum(dgh, {0, 1});
+  const Tensor sorted = sum(dgh, {0});
+  Tensor out = Tensor::empty(sorted.shape(), sorted.dtype());
+  dispatch_floating(sorted.dtype(), "bias_grad", [&]<class T>() {
+    unsort_rows(r, sorted.data<T>(), out.data<T>(), sorted.size(1));
+  });
+  return out;
 }
 
 }  // namespace seqgrad::nn::detail
