@@ -50,8 +50,17 @@ Variable Cho::encode(const Tensor& src, const std::vector<std::int64_t>& src_len
   return tanh(context->forward(h_n));
 }
 
-Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c) {
-  const Variable t = readout->forward(cat({s, e, c}, -1));
+// t = O [s; e; c] + b_O computed as O_s s + O_e e + (O_c c + b_O): the context's share is the same
+// for every token of a sequence, so it is computed once per sequence ([B, 2M]) and `context_of`
+// picks each row's; that skips H of the 2H + E inputs per token.
+Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c,
+                     const Tensor& context_of) {
+  const std::int64_t H = config_.hidden, E = config_.emb;
+  const Variable& w = readout->weight;
+  Variable per_sequence = F::linear(c, w.narrow(1, H + E, H), readout->bias);
+  if (context_of.defined()) per_sequence = index_select(per_sequence, 0, context_of);
+  const Variable t =
+      F::linear(s, w.narrow(1, 0, H)) + F::linear(e, w.narrow(1, H, E)) + per_sequence;
   Dims pairs = t.shape();
   pairs[pairs.size() - 1] = config_.maxout;
   pairs.push_back(2);
@@ -77,7 +86,10 @@ Cho::DecoderStates Cho::decode_states(const Variable& c, const Tensor& prev,
 Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
   const auto [s, e] = decode_states(c, prev, {});
   const std::int64_t T = prev.size(1), B = prev.size(0);
-  return logits(s, e, c.unsqueeze(0).expand({T, B, config_.hidden}));
+  std::vector<std::int64_t> sequence(static_cast<std::size_t>(T * B));
+  for (std::int64_t i = 0; i < T * B; ++i) sequence[static_cast<std::size_t>(i)] = i % B;
+  return logits(s.reshape({T * B, -1}), e.reshape({T * B, -1}), c, from_vector(sequence, {T * B}))
+      .view({T, B, config_.tgt_vocab});
 }
 
 // The reference runs the decoder through the padding and masks the loss; stopping each sequence
@@ -98,9 +110,8 @@ Variable Cho::loss(const Batch& batch) {
   const auto [s, e] = decode_states(c, batch.prev, lengths);
   const auto n = static_cast<std::int64_t>(positions.size());
   const Tensor index = from_vector(positions, {n}), batch_of = from_vector(sequence_of, {n});
-  const Variable lg =
-      logits(index_select(s.reshape({T * B, -1}), 0, index),
-             index_select(e.reshape({T * B, -1}), 0, index), index_select(c, 0, batch_of));
+  const Variable lg = logits(index_select(s.reshape({T * B, -1}), 0, index),
+                             index_select(e.reshape({T * B, -1}), 0, index), c, batch_of);
   return F::cross_entropy(lg, index_select(gold, 0, index), F::Reduction::Sum, kPad);
 }
 
@@ -117,7 +128,7 @@ Tensor Cho::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
     const Variable e = tgt_embed->forward(y);  // [B, E]
     const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
     s = F::gru_sequence(gx, s, decoder->weight_hh, bias).select(0, 1);
-    y = argmax(logits(s, e, c), 1);
+    y = argmax(logits(s, e, c, Tensor()), 1);
     out.select(1, t).copy_(y);
   }
   return out;

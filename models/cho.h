@@ -59,8 +59,10 @@ class Cho : public nn::Module {
   };
   DecoderStates decode_states(const Variable& c, const Tensor& prev,
                               const std::vector<std::int64_t>& lengths);
-  // One output layer application: s [.., H], e [.., E], c [.., H] -> logits [.., Vt].
-  Variable logits(const Variable& s, const Variable& e, const Variable& c);
+  // The output layer for N positions: s [N, H], e [N, E], c [B, H] and context_of [N] (the
+  // sequence of each position; undefined when N = B in order) -> logits [N, Vt].
+  Variable logits(const Variable& s, const Variable& e, const Variable& c,
+                  const Tensor& context_of);
   ChoConfig config_;
 };
 

@@ -1,6 +1,7 @@
 #include "models/idx.h"
 
 #include <sys/wait.h>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -20,12 +21,22 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& name) 
   check(b.size() >= header, "{}: truncated IDX header: {} bytes, the {} dims need {}", name,
         b.size(), rank, header);
   IdxArray out;
-  std::uint64_t count = 1;
+  // A zero dim makes the array empty whatever the other dims are, but seqgrad still multiplies
+  // them (row-major strides, byte strides of up to 8-byte dtypes) as int64: the product of the
+  // nonzero dims must stay far from overflowing. It also bounds `count` below 2^60.
+  constexpr std::uint64_t kMaxExtent = std::uint64_t{1} << 60;
+  std::uint64_t count = 1, extent = 1;
   for (int d = 0; d < rank; ++d) {
     const std::size_t o = 4 + 4 * static_cast<std::size_t>(d);
     const std::uint32_t size = (std::uint32_t{b[o]} << 24) | (std::uint32_t{b[o + 1]} << 16) |
                                (std::uint32_t{b[o + 2]} << 8) | std::uint32_t{b[o + 3]};
     out.shape.push_back(size);
+    if (size != 0) {
+      check(extent <= kMaxExtent / size,
+            "{}: IDX dims {} overflow: the product of the nonzero dims exceeds 2^60", name,
+            out.shape);
+      extent *= size;
+    }
     count *= size;
     check(count <= b.size(), "{}: IDX dims {} need more data than the file's {} bytes", name,
           out.shape, b.size());
@@ -68,6 +79,9 @@ IdxArray read_idx(const std::string& path) { return parse_idx(read_file_bytes(pa
 
 ImageDataset load_image_dataset(const std::string& images_path, const std::string& labels_path,
                                 std::int64_t num_classes, double mean, double std) {
+  check(std > 0 && std::isfinite(std) && std::isfinite(mean),
+        "load_image_dataset: need a finite mean and a positive, finite std, got mean {} std {}",
+        mean, std);
   const IdxArray images = read_idx(images_path), labels = read_idx(labels_path);
   check(images.shape.size() == 3, "{}: expected images of rank 3 [N, H, W], got dims {}",
         images_path, images.shape);

@@ -17,7 +17,8 @@ struct IdxArray {
 };
 
 // Parses an in-memory IDX file; `name` is used in error messages. Validates the magic number,
-// the type code, the rank, and that the data length matches the dims exactly.
+// the type code, the rank, that the data length matches the dims exactly, and that the product of
+// the nonzero dims stays below 2^60 (so that an empty array's strides cannot overflow either).
 IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& name);
 
 // Reads a file (decompressing it when the name ends in .gz) and parses it.
@@ -32,6 +33,7 @@ struct ImageDataset {
 };
 
 // Images and labels from two IDX files; checks the counts agree and labels are < num_classes.
+// Pixels v become (v / 255 - mean) / std (std must be positive).
 ImageDataset load_image_dataset(const std::string& images_path, const std::string& labels_path,
                                 std::int64_t num_classes, double mean, double std);
 

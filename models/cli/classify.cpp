@@ -75,6 +75,7 @@ void run_classify(const ClassifyOptions& o) {
 
   Generator gen(o.seed);
   auto net = models::make_fashion_cnn(&gen);
+  fmt::print(stderr, "{}", net->summary(Dims{1, 1, 28, 28}));
   optim::SGD opt(net->parameters(), {.lr = o.lr, .momentum = o.momentum});
   const std::int64_t n = train.labels.numel();
   const std::int64_t steps_per_epoch = (n + o.batch - 1) / o.batch;

@@ -294,3 +294,68 @@ TEST_CASE("module: summary names the layers, parameters and the total count") {
   nn::Embedding emb(10, 4, 0);
   CHECK(emb.summary().find("Embedding(10, 4, padding_idx=0)") != std::string::npos);
 }
+
+TEST_CASE("module: Sequential summary with an input shape lists each layer's output shape") {
+  Generator gen(79);
+  nn::Sequential net({std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1, 1, true, kFloat32, &gen),
+                      std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
+                      std::make_shared<nn::Flatten>(), std::make_shared<nn::Dropout>(0.5, &gen),
+                      std::make_shared<nn::Linear>(32 * 14 * 14, 10, true, kFloat32, &gen)});
+  const std::string s = net.summary(Dims{1, 1, 28, 28});
+  INFO(s);
+  for (const char* part :
+       {"[1, 1, 28, 28]", "Conv2d(1, 32, kernel_size=3, stride=1, padding=1)", "[1, 32, 28, 28]",
+        "ReLU()", "MaxPool2d(kernel_size=2, stride=2, padding=0)", "[1, 32, 14, 14]", "Flatten()",
+        "[1, 6272]", "Dropout(p=0.5)", "[1, 10]", "Output shape", "Params"}) {
+    INFO(part);
+    CHECK(s.find(part) != std::string::npos);
+  }
+  // Parameter counts per layer and in total: 32*9 + 32 = 320, 6272*10 + 10 = 62730.
+  CHECK(s.find(" 320\n") != std::string::npos);
+  CHECK(s.find(" 62730\n") != std::string::npos);
+  CHECK(s.find("Total parameters: 63050") != std::string::npos);
+  CHECK(net.num_parameters() == 63050);
+  // Layers appear in order, one line each, with their index first.
+  const auto conv = s.find("Conv2d("), pool = s.find("MaxPool2d("), linear = s.find("Linear(");
+  REQUIRE(conv != std::string::npos);
+  CHECK(conv < pool);
+  CHECK(pool < linear);
+  CHECK(s.find("0  Conv2d(") != std::string::npos);
+  CHECK(s.find("5  Linear(") != std::string::npos);
+  // The batch size comes from the input shape.
+  CHECK(net.summary(Dims{4, 1, 28, 28}).find("[4, 6272]") != std::string::npos);
+  // The parameter-tree summary is still there.
+  CHECK(net.summary().find("(0): Conv2d") != std::string::npos);
+}
+
+TEST_CASE("module: Sequential summary records no graph, and keeps train and eval modes") {
+  Generator gen(80);
+  auto dropout = std::make_shared<nn::Dropout>(0.5, &gen);
+  auto inner = std::make_shared<nn::Sequential>(
+      std::vector<std::shared_ptr<nn::Layer>>{std::make_shared<nn::Dropout>(0.5, &gen)});
+  nn::Sequential net({std::make_shared<nn::Linear>(3, 4, true, kFloat64, &gen), dropout, inner});
+  inner->layers()[0]->eval();  // a mixed tree: restored exactly as it was
+  Generator probe = gen;
+  const std::string s = net.summary(Dims{2, 3});
+  CHECK(s.find("[2, 4]") != std::string::npos);
+  CHECK(s.find("float64") != std::string::npos);  // the zero input takes the parameters' dtype
+  CHECK(dropout->is_training());
+  CHECK(inner->is_training());
+  CHECK_FALSE(inner->layers()[0]->is_training());
+  CHECK(net.is_training());
+  // Dropout ran in eval mode: the generator drew nothing.
+  CHECK(gen.next_u64() == probe.next_u64());
+  for (const Variable& p : net.parameters()) CHECK_FALSE(p.grad().defined());
+}
+
+TEST_CASE("module: Sequential summary names the layer that rejects its input") {
+  nn::Sequential net({std::make_shared<nn::Flatten>(), std::make_shared<nn::ReLU>(),
+                      std::make_shared<nn::Linear>(10, 3)});
+  // [2, 3, 4] flattens to [2, 12], which Linear(10, 3) at index 2 rejects.
+  CHECK_THROWS_WITH_AS(net.summary(Dims{2, 3, 4}), doctest::Contains("layer 2"), Error);
+  CHECK_THROWS_WITH_AS(net.summary(Dims{2, 3, 4}), doctest::Contains("Linear"), Error);
+  CHECK_THROWS_WITH_AS(net.summary(Dims{2, 3, 4}), doctest::Contains("[2, 12]"), Error);
+  CHECK(net.summary(Dims{2, 5, 2}).find("[2, 3]") != std::string::npos);
+  nn::Sequential conv({std::make_shared<nn::Conv2d>(1, 2, 3)});
+  CHECK_THROWS_WITH_AS(conv.summary(Dims{1, 28, 28}), doctest::Contains("layer 0"), Error);
+}
