@@ -53,6 +53,7 @@ Cell::SequenceOutput Cell::run(const Variable& x, const State& state,
                                const std::vector<std::int64_t>& lengths, bool reverse) {
   State s = check_sequence(x, state, lengths);
   const std::int64_t T = x.size(0), B = x.size(1);
+  if (T == 0) return {Variable(zeros({0, B, hidden_size_}, x.dtype())), s};  // as the fused cells
   const Tensor len = lengths.empty() ? Tensor() : from_vector(lengths, {B, 1});
   const std::int64_t shortest =
       lengths.empty() ? T : *std::min_element(lengths.begin(), lengths.end());
