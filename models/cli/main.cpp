@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   seqgrad::cli::add_classify_command(app);
   seqgrad::cli::add_train_command(app);
+  seqgrad::cli::add_eval_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

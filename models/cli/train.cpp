@@ -11,6 +11,7 @@
 #include "models/cho.h"
 #include "models/cli/commands.h"
 #include "models/cli/progress.h"
+#include "models/evaluate.h"
 #include "models/tasks.h"
 #include "optim/all.h"
 
@@ -31,38 +32,6 @@ struct TrainOptions {
   int threads = 1;
   std::string out = "runs/latest";
 };
-
-struct DevMetrics {
-  double loss = 0, sequence_accuracy = 0;
-  std::int64_t tokens = 0;
-};
-
-// Mean teacher-forced NLL per target token and greedy exact-match accuracy, as the reference
-// measures them (a sequence is right when every non-PAD gold position matches).
-DevMetrics evaluate(models::Cho& model, const std::vector<models::Pair>& dev,
-                    const models::Vocab& vocab) {
-  NoGradGuard no_grad;
-  DevMetrics m;
-  double nll = 0;
-  std::int64_t correct = 0;
-  constexpr std::size_t kChunk = 250;
-  for (std::size_t start = 0; start < dev.size(); start += kChunk) {
-    const std::vector<models::Pair> part(
-        dev.begin() + static_cast<std::ptrdiff_t>(start),
-        dev.begin() + static_cast<std::ptrdiff_t>(std::min(dev.size(), start + kChunk)));
-    const models::Batch b = models::make_batch(part, vocab, vocab);
-    nll += model.loss(b).item();
-    m.tokens += b.target_tokens;
-    const Tensor out = model.greedy(b.src, b.src_len, b.gold.size(1));
-    const Tensor wrong =
-        logical_and(ne(out, b.gold), ne(b.gold, static_cast<double>(models::kPad)));
-    correct +=
-        static_cast<std::int64_t>(sum(eq(sum(wrong.to(kInt64), {1}), 0.0).to(kInt64)).item());
-  }
-  m.loss = nll / static_cast<double>(m.tokens);
-  m.sequence_accuracy = static_cast<double>(correct) / static_cast<double>(dev.size());
-  return m;
-}
 
 // The vocabulary of a synthetic task: every token of a large sample of it.
 models::Vocab task_vocab(const models::TaskOptions& task) {
@@ -120,7 +89,7 @@ void run_train(const TrainOptions& o) {
 
   double seconds = 0, best = -1;
   std::int64_t tokens = 0, step = 0;
-  DevMetrics dev_m;
+  models::EvalResult dev_m;
   while (step < o.steps) {
     const std::int64_t phase = std::min(o.eval_every, o.steps - step);
     Progress bar(fmt::format("steps {}-{}", step + 1, step + phase), phase, "tok");
@@ -143,7 +112,7 @@ void run_train(const TrainOptions& o) {
     seconds += bar.seconds();
     tokens += loss_tokens;
     bar.finish(fmt::format("loss {:.4f}", loss_sum / static_cast<double>(loss_tokens)));
-    dev_m = evaluate(model, dev, vocab);
+    dev_m = models::evaluate(model, dev, vocab, vocab);
     fmt::print(stderr, "step {}: dev loss {:.4f}, dev sequence accuracy {:.2f}%\n", step,
                dev_m.loss, 100 * dev_m.sequence_accuracy);
     csv << fmt::format("{},{:.3f},{:.6f},{:.1f},{:.6f},{:.4f}\n", step, seconds,

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "models/cho.h"
+#include "models/evaluate.h"
+#include "models/seq2seq_io.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
@@ -20,18 +22,6 @@ using namespace seqgrad::models;
 namespace {
 
 const std::string kDir = "fixtures/cho/";  // tests run in tests/ (see tests/CMakeLists.txt)
-
-std::vector<Pair> read_tsv(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  std::vector<Pair> pairs;
-  for (std::string line; std::getline(in, line);) {
-    const auto tab = line.find('\t');
-    REQUIRE(tab != std::string::npos);
-    pairs.push_back({line.substr(0, tab), line.substr(tab + 1)});
-  }
-  return pairs;
-}
 
 std::vector<std::string> json_strings(const std::string& text) {
   return nlohmann::json::parse(text).get<std::vector<std::string>>();
@@ -83,4 +73,18 @@ TEST_CASE("cho: gradients reach every parameter and greedy decoding has the righ
   }
   const Tensor out = model.greedy(batch.src, batch.src_len, 4);
   CHECK(out.shape() == Dims{2, 4});
+}
+
+TEST_CASE(
+    "cho: a checkpoint written by seqgrad train gives, in reference/cho.py --load, our loss") {
+  // seqgrad_trained.safetensors: `seqgrad train --task reverse --min-len 2 --max-len 9 --emb 8
+  // --hidden 16 --maxout 4 --steps 30`; its reference loss: `cho.py --data pairs.tsv --load ...`.
+  const LoadedModel m = load_model(kDir + "seqgrad_trained.safetensors");
+  CHECK(m.model == "cho");
+  CHECK(m.step == 30);
+  std::ifstream expected_file(kDir + "seqgrad_trained_reference_loss.json");
+  const auto expected = nlohmann::json::parse(expected_file);
+  const EvalResult r = evaluate(*m.cho, read_tsv(kDir + "pairs.tsv"), m.src_vocab, m.tgt_vocab);
+  CHECK(r.tokens == expected["tokens"].get<std::int64_t>());
+  CHECK(r.loss == doctest::Approx(expected["loss"].get<double>()).epsilon(1e-4));
 }

@@ -1,0 +1,112 @@
+// `seqgrad eval`, `seqgrad translate` and `seqgrad info`: what can be done with a checkpoint.
+#include <fmt/core.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "models/cli/commands.h"
+#include "models/evaluate.h"
+#include "models/seq2seq_io.h"
+#include "models/tasks.h"
+
+namespace seqgrad::cli {
+
+namespace {
+
+struct EvalOptions {
+  std::string checkpoint, data, task;
+  std::int64_t min_len = 0, max_len = 0;  // 0: the checkpoint's training range
+  int beam = 1;
+  bool by_length = false;
+  int threads = 1;
+};
+
+void run_eval(const EvalOptions& o) {
+  check(o.beam == 1, "eval: beam search (--beam {}) is not implemented yet; use --beam 1", o.beam);
+  check(o.data.empty() != o.task.empty(),
+        "eval: give exactly one of --data FILE.tsv or --task NAME");
+  set_num_threads(o.threads);
+  const models::LoadedModel m = models::load_model(o.checkpoint);
+  std::vector<models::Pair> pairs;
+  if (!o.data.empty()) {
+    pairs = models::read_tsv(o.data);
+  } else {
+    models::TaskOptions task{o.task, 5, 20};
+    const auto config = nlohmann::json::parse(m.config_json);
+    task.min_len = o.min_len > 0 ? o.min_len : config.value("min_len", std::int64_t{5});
+    task.max_len = o.max_len > 0 ? o.max_len : config.value("max_len", std::int64_t{20});
+    pairs = models::held_out_set(task);
+  }
+  const models::EvalResult r = models::evaluate(*m.cho, pairs, m.src_vocab, m.tgt_vocab);
+  fmt::print(stderr, "{} sequences, {} target tokens\n", pairs.size(), r.tokens);
+  if (o.by_length) {
+    fmt::print("source_length,sequences,sequence_accuracy\n");
+    for (const auto& [len, counts] : r.by_length)
+      fmt::print("{},{},{:.4f}\n", len, counts.first,
+                 static_cast<double>(counts.second) / static_cast<double>(counts.first));
+  }
+  fmt::print(
+      "{{\"loss\": {:.6f}, \"tokens\": {}, \"sequence_accuracy\": {:.4f}, "
+      "\"token_error_rate\": {:.4f}}}\n",
+      r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate);
+}
+
+void run_translate(const std::string& checkpoint, std::int64_t max_len) {
+  check(max_len >= 1 && max_len <= 10000, "translate: --max-len must be 1..10000, got {}", max_len);
+  const models::LoadedModel m = models::load_model(checkpoint);
+  std::vector<std::string> lines;
+  auto flush = [&] {
+    if (lines.empty()) return;
+    for (const auto& out : models::greedy_decode(*m.cho, lines, m.src_vocab, m.tgt_vocab, max_len))
+      fmt::print("{}\n", out);
+    lines.clear();
+  };
+  for (std::string line; std::getline(std::cin, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    if (lines.size() == 64) flush();
+  }
+  flush();
+}
+
+void run_info(const std::string& checkpoint) {
+  const models::LoadedModel m = models::load_model(checkpoint);
+  fmt::print(
+      "model       {}\nconfig      {}\nvocabulary  {} source, {} target tokens\nstep        {}\n",
+      m.model, m.config_json, m.src_vocab.size(), m.tgt_vocab.size(), m.step);
+  fmt::print("\n{:<24} {:>16} {:>10}\n", "parameter", "shape", "count");
+  for (const auto& [name, p] : m.cho->named_parameters())
+    fmt::print("{:<24} {:>16} {:>10}\n", name, fmt::format("{}", p.shape()), p.numel());
+  fmt::print("{:<24} {:>16} {:>10}\n", "total", "", m.cho->num_parameters());
+}
+
+}  // namespace
+
+void add_eval_commands(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint on a TSV file or a task");
+  eval->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
+  eval->add_option("--data", o->data, "TSV file of source<TAB>target pairs");
+  eval->add_option("--task", o->task, "Built-in task: its fixed held-out set of 1,000");
+  eval->add_option("--min-len", o->min_len, "Task source lengths (default: as trained)");
+  eval->add_option("--max-len", o->max_len, "Task source lengths (default: as trained)");
+  eval->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str();
+  eval->add_flag("--by-length", o->by_length, "Also print accuracy per source length (CSV)");
+  eval->add_option("--threads", o->threads, "Threads")->capture_default_str();
+  eval->callback([o] { run_eval(*o); });
+
+  auto checkpoint = std::make_shared<std::string>();
+  auto max_len = std::make_shared<std::int64_t>(100);
+  CLI::App* translate =
+      app.add_subcommand("translate", "Decode source lines from stdin, one output per line");
+  translate->add_option("--checkpoint", *checkpoint, "A .safetensors checkpoint")->required();
+  translate->add_option("--max-len", *max_len, "Longest output")->capture_default_str();
+  translate->callback([checkpoint, max_len] { run_translate(*checkpoint, *max_len); });
+
+  auto info_checkpoint = std::make_shared<std::string>();
+  CLI::App* info = app.add_subcommand("info", "Show a checkpoint's config and parameters");
+  info->add_option("--checkpoint", *info_checkpoint, "A .safetensors checkpoint")->required();
+  info->callback([info_checkpoint] { run_info(*info_checkpoint); });
+}
+
+}  // namespace seqgrad::cli

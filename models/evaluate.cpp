@@ -1,0 +1,53 @@
+#include "models/evaluate.h"
+
+#include <algorithm>
+
+#include "models/seq2seq_io.h"
+
+namespace seqgrad::models {
+
+EvalResult evaluate(Cho& model, const std::vector<Pair>& pairs, const Vocab& sv, const Vocab& tv,
+                    Tokens src_tokens, Tokens tgt_tokens) {
+  NoGradGuard no_grad;
+  EvalResult r;
+  double nll = 0;
+  std::int64_t correct = 0, errors = 0, reference_tokens = 0;
+  constexpr std::size_t kChunk = 250;
+  for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
+    const std::vector<Pair> part(
+        pairs.begin() + static_cast<std::ptrdiff_t>(start),
+        pairs.begin() + static_cast<std::ptrdiff_t>(std::min(pairs.size(), start + kChunk)));
+    const Batch b = make_batch(part, sv, tv, src_tokens, tgt_tokens);
+    nll += model.loss(b).item();
+    r.tokens += b.target_tokens;
+    // Greedy decoding gets a little room past the longest reference: a model that has not
+    // learnt to stop is then wrong, not cut to the right length.
+    const Tensor out = model.greedy(b.src, b.src_len, b.gold.size(1) + 5);
+    const auto* ids = out.data<std::int64_t>();
+    for (std::size_t i = 0; i < part.size(); ++i) {
+      std::vector<std::string> hyp;
+      for (std::int64_t t = 0; t < out.size(1); ++t) {
+        const std::int64_t id = ids[static_cast<std::int64_t>(i) * out.size(1) + t];
+        if (id == kEos) break;
+        hyp.push_back(tv.token(id));
+      }
+      std::vector<std::string> ref = tokenize(part[i].target, tgt_tokens);
+      for (auto& tok : ref) tok = tv.token(tv.id(tok));  // unknown tokens compare as <unk>
+      const bool right = hyp == ref;
+      correct += right;
+      errors += edit_distance(hyp, ref);
+      reference_tokens += static_cast<std::int64_t>(ref.size());
+      auto& bucket =
+          r.by_length[static_cast<std::int64_t>(tokenize(part[i].source, src_tokens).size())];
+      ++bucket.first;
+      bucket.second += right;
+    }
+  }
+  r.loss = nll / static_cast<double>(std::max<std::int64_t>(r.tokens, 1));
+  r.sequence_accuracy = static_cast<double>(correct) / static_cast<double>(pairs.size());
+  r.token_error_rate = static_cast<double>(errors) /
+                       static_cast<double>(std::max<std::int64_t>(reference_tokens, 1));
+  return r;
+}
+
+}  // namespace seqgrad::models

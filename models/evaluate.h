@@ -1,0 +1,25 @@
+// Held-out metrics of an encoder-decoder, as `seqgrad train` and `seqgrad eval` report them:
+// the mean teacher-forced negative log-likelihood per target token (EOS included), greedy
+// exact-match sequence accuracy, and token error rate (edit distance / reference tokens).
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "models/cho.h"
+
+namespace seqgrad::models {
+
+struct EvalResult {
+  double loss = 0;
+  std::int64_t tokens = 0;
+  double sequence_accuracy = 0, token_error_rate = 0;
+  // Source length (in tokens) -> {sequences, exactly right}.
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> by_length;
+};
+
+EvalResult evaluate(Cho& model, const std::vector<Pair>& pairs, const Vocab& src_vocab,
+                    const Vocab& tgt_vocab, Tokens src_tokens = Tokens::Char,
+                    Tokens tgt_tokens = Tokens::Char);
+
+}  // namespace seqgrad::models

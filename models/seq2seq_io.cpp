@@ -1,0 +1,119 @@
+#include "models/seq2seq_io.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "nn/checkpoint.h"
+
+namespace seqgrad::models {
+
+std::vector<Pair> read_tsv(const std::string& path) {
+  std::ifstream in(path);
+  check(in.good(), "{}: cannot open the file", path);
+  std::vector<Pair> pairs;
+  std::int64_t lineno = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto tab = line.find('\t');
+    check(tab != std::string::npos && line.find('\t', tab + 1) == std::string::npos,
+          "{}:{}: expected source<TAB>target, got '{}'", path, lineno,
+          line.size() > 60 ? line.substr(0, 60) + "..." : line);
+    pairs.push_back({line.substr(0, tab), line.substr(tab + 1)});
+  }
+  check(!in.bad(), "{}: read error after line {}", path, lineno);
+  check(!pairs.empty(), "{}: no source<TAB>target pairs in the file", path);
+  return pairs;
+}
+
+namespace {
+
+const std::string& meta(const std::map<std::string, std::string>& m, const std::string& key,
+                        const std::string& path) {
+  const auto it = m.find(key);
+  check(it != m.end(), "{}: checkpoint metadata has no '{}' entry", path, key);
+  return it->second;
+}
+
+std::vector<std::string> json_tokens(const std::string& text, const std::string& what,
+                                     const std::string& path) {
+  try {
+    return nlohmann::json::parse(text).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    fail("{}: metadata '{}' is not a JSON array of strings", path, what);
+  }
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path) {
+  const nn::SafetensorsFile file = nn::load_safetensors(path);
+  LoadedModel out;
+  check(meta(file.metadata, "format", path) == "seqgrad-checkpoint",
+        "{}: not a seqgrad checkpoint (format '{}')", path, meta(file.metadata, "format", path));
+  out.model = meta(file.metadata, "model", path);
+  check(out.model == "cho", "{}: unknown model '{}' (known: cho)", path, out.model);
+  out.config_json = meta(file.metadata, "config", path);
+  out.src_vocab = Vocab(json_tokens(meta(file.metadata, "src_vocab", path), "src_vocab", path));
+  out.tgt_vocab = Vocab(json_tokens(meta(file.metadata, "tgt_vocab", path), "tgt_vocab", path));
+  if (const auto it = file.metadata.find("step"); it != file.metadata.end())
+    out.step = std::stoll(it->second);
+  ChoConfig c{out.src_vocab.size(), out.tgt_vocab.size()};
+  try {
+    const auto config = nlohmann::json::parse(out.config_json);
+    c.emb = config.at("emb").get<std::int64_t>();
+    c.hidden = config.at("hidden").get<std::int64_t>();
+    c.maxout = config.at("maxout").get<std::int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad model config '{}': {}", path, out.config_json, e.what());
+  }
+  check(c.emb > 0 && c.emb <= 65536 && c.hidden > 0 && c.hidden <= 65536 && c.maxout > 0 &&
+            c.maxout <= 65536,
+        "{}: model sizes out of range in config {}", path, out.config_json);
+  out.cho = std::make_shared<Cho>(c);
+  try {
+    out.cho->load_state_dict(file.tensors);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  }
+  return out;
+}
+
+std::vector<std::string> greedy_decode(Cho& model, const std::vector<std::string>& sources,
+                                       const Vocab& sv, const Vocab& tv, std::int64_t max_len) {
+  std::vector<Pair> pairs;
+  for (const std::string& s : sources) pairs.push_back({s, ""});
+  const Batch b = make_batch(pairs, sv, tv);
+  const Tensor out = model.greedy(b.src, b.src_len, max_len);
+  const auto* ids = out.data<std::int64_t>();
+  std::vector<std::string> decoded;
+  for (std::int64_t i = 0; i < out.size(0); ++i) {
+    std::string text;
+    for (std::int64_t t = 0; t < max_len; ++t) {
+      const std::int64_t id = ids[i * max_len + t];
+      if (id == kEos) break;
+      text += tv.token(id);
+    }
+    decoded.push_back(std::move(text));
+  }
+  return decoded;
+}
+
+std::int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<std::int64_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<std::int64_t>(j);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::int64_t diagonal = row[0];
+    row[0] = static_cast<std::int64_t>(i);
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::int64_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace seqgrad::models

@@ -1,0 +1,40 @@
+// Reading the inputs of the encoder-decoder commands: TSV pair files (errors name the file and
+// line) and checkpoints written by `seqgrad train` or by the reference scripts' --export.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/cho.h"
+#include "models/seq2seq_data.h"
+
+namespace seqgrad::models {
+
+// One `source<TAB>target` per line; empty lines are skipped. A line without exactly one tab is an
+// error naming `path` and the line number; so is a file that cannot be read or holds no pairs.
+std::vector<Pair> read_tsv(const std::string& path);
+
+// A model restored from a checkpoint, with what its metadata says about it.
+struct LoadedModel {
+  std::string model;        // "cho"
+  std::string config_json;  // the "config" metadata entry
+  Vocab src_vocab, tgt_vocab;
+  std::shared_ptr<Cho> cho;  // set when model == "cho"
+  std::int64_t step = 0;     // training steps, when the checkpoint says
+};
+
+// Validates the metadata (format, model, config, vocabularies) and the tensors before building
+// the model; any problem is an Error naming the file.
+LoadedModel load_model(const std::string& path);
+
+// Greedy decodings of `sources` (one string per source, tokens joined as the vocabulary's
+// tokenisation implies), stopping at EOS or after max_len tokens.
+std::vector<std::string> greedy_decode(Cho& model, const std::vector<std::string>& sources,
+                                       const Vocab& src_vocab, const Vocab& tgt_vocab,
+                                       std::int64_t max_len);
+
+// Levenshtein distance between token sequences.
+std::int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+}  // namespace seqgrad::models
