@@ -17,7 +17,7 @@ ChoDecoder::ChoDecoder(std::int64_t emb, std::int64_t hidden, Generator* gen)
   bias_hh = register_parameter("bias_hh", uniform({3 * hidden}));
 }
 
-Cho::Cho(const ChoConfig& c, Generator* gen) : Module("Cho"), config_(c) {
+Cho::Cho(const ChoConfig& c, Generator* gen) : EncoderDecoder("Cho"), config_(c) {
   check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.maxout > 0,
         "Cho: vocabularies must hold the 4 specials and sizes must be positive, got "
         "src_vocab={} tgt_vocab={} emb={} hidden={} maxout={}",
@@ -92,27 +92,15 @@ Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
       .view({T, B, config_.tgt_vocab});
 }
 
-// The reference runs the decoder through the padding and masks the loss; stopping each sequence
-// at its own end and applying the output layer to real target positions only gives the same loss
-// and gradients without computing what the mask throws away.
+// Only real target positions reach the output layer (see target_positions).
 Variable Cho::loss(const Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
-  const Tensor gold = batch.gold.t().contiguous().view({T * B});  // time-major like the states
-  std::vector<std::int64_t> lengths(static_cast<std::size_t>(B), 0), positions, sequence_of;
-  const auto* g = gold.data<std::int64_t>();
-  for (std::int64_t i = 0; i < T * B; ++i)
-    if (g[i] != kPad) {
-      positions.push_back(i);
-      sequence_of.push_back(i % B);
-      lengths[static_cast<std::size_t>(i % B)] = i / B + 1;
-    }
+  const TargetPositions pos = target_positions(batch.gold);
   const Variable c = encode(batch.src, batch.src_len);
-  const auto [s, e] = decode_states(c, batch.prev, lengths);
-  const auto n = static_cast<std::int64_t>(positions.size());
-  const Tensor index = from_vector(positions, {n}), batch_of = from_vector(sequence_of, {n});
-  const Variable lg = logits(index_select(s.reshape({T * B, -1}), 0, index),
-                             index_select(e.reshape({T * B, -1}), 0, index), c, batch_of);
-  return F::cross_entropy(lg, index_select(gold, 0, index), F::Reduction::Sum, kPad);
+  const auto [s, e] = decode_states(c, batch.prev, pos.lengths);
+  const Variable lg = logits(index_select(s.reshape({T * B, -1}), 0, pos.index),
+                             index_select(e.reshape({T * B, -1}), 0, pos.index), c, pos.sequence);
+  return F::cross_entropy(lg, pos.gold, F::Reduction::Sum);
 }
 
 Tensor Cho::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,

@@ -14,7 +14,7 @@
 
 #include <memory>
 
-#include "models/seq2seq_data.h"
+#include "models/encoder_decoder.h"
 #include "nn/all.h"
 
 namespace seqgrad::models {
@@ -31,7 +31,7 @@ class ChoDecoder : public nn::Module {
   Variable weight_ih, weight_hh, weight_ch, bias_ih, bias_hh;
 };
 
-class Cho : public nn::Module {
+class Cho : public EncoderDecoder {
  public:
   explicit Cho(const ChoConfig& config, Generator* gen = nullptr);
 
@@ -41,9 +41,10 @@ class Cho : public nn::Module {
   Variable decode_logits(const Variable& c, const Tensor& prev);
   // Summed negative log-likelihood of batch.gold (PAD ignored); divide by batch.target_tokens
   // for the mean the reference trains on.
-  Variable loss(const Batch& batch);
+  Variable loss(const Batch& batch) override;
   // Greedy decoding: [B, max_len] ids (no gradient). Positions after an EOS are still filled.
-  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len, std::int64_t max_len);
+  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
+                std::int64_t max_len) override;
 
   const ChoConfig& config() const { return config_; }
 

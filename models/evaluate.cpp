@@ -6,9 +6,11 @@
 
 namespace seqgrad::models {
 
-EvalResult evaluate(Cho& model, const std::vector<Pair>& pairs, const Vocab& sv, const Vocab& tv,
-                    Tokens src_tokens, Tokens tgt_tokens) {
+EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& sv,
+                    const Vocab& tv, Tokens src_tokens, Tokens tgt_tokens) {
   NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();  // no dropout while measuring
   EvalResult r;
   double nll = 0;
   std::int64_t correct = 0, errors = 0, reference_tokens = 0;
@@ -43,11 +45,30 @@ EvalResult evaluate(Cho& model, const std::vector<Pair>& pairs, const Vocab& sv,
       bucket.second += right;
     }
   }
+  model.train(was_training);
   r.loss = nll / static_cast<double>(std::max<std::int64_t>(r.tokens, 1));
   r.sequence_accuracy = static_cast<double>(correct) / static_cast<double>(pairs.size());
   r.token_error_rate = static_cast<double>(errors) /
                        static_cast<double>(std::max<std::int64_t>(reference_tokens, 1));
   return r;
+}
+
+G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words, const Vocab& sv,
+                      const Vocab& tv) {
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<std::string> outputs;
+  constexpr std::size_t kChunk = 250;
+  for (std::size_t start = 0; start < words.size(); start += kChunk) {
+    std::vector<std::string> sources;
+    for (std::size_t i = start; i < std::min(words.size(), start + kChunk); ++i)
+      sources.push_back(words[i].word);
+    for (auto& out : greedy_decode(model, sources, sv, tv, 40, Tokens::Char, Tokens::Space))
+      outputs.push_back(std::move(out));
+  }
+  model.train(was_training);
+  return score_g2p(words, outputs);
 }
 
 }  // namespace seqgrad::models

@@ -6,7 +6,8 @@
 #include <map>
 #include <vector>
 
-#include "models/cho.h"
+#include "models/encoder_decoder.h"
+#include "models/g2p.h"
 
 namespace seqgrad::models {
 
@@ -18,8 +19,12 @@ struct EvalResult {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> by_length;
 };
 
-EvalResult evaluate(Cho& model, const std::vector<Pair>& pairs, const Vocab& src_vocab,
+EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& src_vocab,
                     const Vocab& tgt_vocab, Tokens src_tokens = Tokens::Char,
                     Tokens tgt_tokens = Tokens::Char);
+
+// g2p: greedy pronunciations of every word, scored against all its references (models/g2p.h).
+G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words,
+                      const Vocab& src_vocab, const Vocab& tgt_vocab);
 
 }  // namespace seqgrad::models

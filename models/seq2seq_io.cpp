@@ -4,6 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "models/cho.h"
+#include "models/seq2seq.h"
 #include "nn/checkpoint.h"
 
 namespace seqgrad::models {
@@ -48,52 +50,77 @@ std::vector<std::string> json_tokens(const std::string& text, const std::string&
 
 }  // namespace
 
+std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
+                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
+                                           Generator* gen) {
+  check(model == "cho" || model == "seq2seq", "unknown model '{}' (known: cho, seq2seq)", model);
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(config_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail("model config is not JSON: {}", e.what());
+  }
+  auto size = [&](const char* key) {
+    check(config.contains(key) && config[key].is_number_integer(),
+          "model config {} needs an integer '{}'", config_json, key);
+    const auto v = config[key].get<std::int64_t>();
+    check(v > 0 && v <= 65536, "model config: '{}' = {} is out of range [1, 65536]", key, v);
+    return v;
+  };
+  if (model == "cho")
+    return std::make_shared<Cho>(
+        ChoConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("maxout")}, gen);
+  Seq2SeqConfig c{src_vocab, tgt_vocab};
+  check(config.contains("cell") && config["cell"].is_string(), "model config {} needs a 'cell'",
+        config_json);
+  c.cell = config["cell"].get<std::string>();
+  c.emb = size("emb");
+  c.hidden = size("hidden");
+  c.layers = size("layers");
+  c.reverse_source = config.value("reverse_source", false);
+  c.dropout = config.value("dropout", 0.0);
+  return std::make_shared<Seq2Seq>(c, gen);
+}
+
 LoadedModel load_model(const std::string& path) {
   const nn::SafetensorsFile file = nn::load_safetensors(path);
   LoadedModel out;
   check(meta(file.metadata, "format", path) == "seqgrad-checkpoint",
         "{}: not a seqgrad checkpoint (format '{}')", path, meta(file.metadata, "format", path));
   out.model = meta(file.metadata, "model", path);
-  check(out.model == "cho", "{}: unknown model '{}' (known: cho)", path, out.model);
+  check(out.model == "cho" || out.model == "seq2seq",
+        "{}: unknown model '{}' (known: cho, seq2seq)", path, out.model);
   out.config_json = meta(file.metadata, "config", path);
   out.src_vocab = Vocab(json_tokens(meta(file.metadata, "src_vocab", path), "src_vocab", path));
   out.tgt_vocab = Vocab(json_tokens(meta(file.metadata, "tgt_vocab", path), "tgt_vocab", path));
   if (const auto it = file.metadata.find("step"); it != file.metadata.end())
     out.step = std::stoll(it->second);
-  ChoConfig c{out.src_vocab.size(), out.tgt_vocab.size()};
   try {
-    const auto config = nlohmann::json::parse(out.config_json);
-    c.emb = config.at("emb").get<std::int64_t>();
-    c.hidden = config.at("hidden").get<std::int64_t>();
-    c.maxout = config.at("maxout").get<std::int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad model config '{}': {}", path, out.config_json, e.what());
-  }
-  check(c.emb > 0 && c.emb <= 65536 && c.hidden > 0 && c.hidden <= 65536 && c.maxout > 0 &&
-            c.maxout <= 65536,
-        "{}: model sizes out of range in config {}", path, out.config_json);
-  out.cho = std::make_shared<Cho>(c);
-  try {
-    out.cho->load_state_dict(file.tensors);
+    out.net = make_model(out.model, out.config_json, out.src_vocab.size(), out.tgt_vocab.size());
+    out.net->load_state_dict(file.tensors);
   } catch (const Error& e) {
     fail("{}: {}", path, e.what());
   }
   return out;
 }
 
-std::vector<std::string> greedy_decode(Cho& model, const std::vector<std::string>& sources,
-                                       const Vocab& sv, const Vocab& tv, std::int64_t max_len) {
+std::vector<std::string> greedy_decode(EncoderDecoder& model,
+                                       const std::vector<std::string>& sources, const Vocab& sv,
+                                       const Vocab& tv, std::int64_t max_len, Tokens src_tokens,
+                                       Tokens tgt_tokens) {
   std::vector<Pair> pairs;
   for (const std::string& s : sources) pairs.push_back({s, ""});
-  const Batch b = make_batch(pairs, sv, tv);
+  const Batch b = make_batch(pairs, sv, tv, src_tokens, tgt_tokens);
   const Tensor out = model.greedy(b.src, b.src_len, max_len);
   const auto* ids = out.data<std::int64_t>();
+  const char* separator = tgt_tokens == Tokens::Space ? " " : "";
   std::vector<std::string> decoded;
   for (std::int64_t i = 0; i < out.size(0); ++i) {
     std::string text;
     for (std::int64_t t = 0; t < max_len; ++t) {
       const std::int64_t id = ids[i * max_len + t];
       if (id == kEos) break;
+      if (!text.empty()) text += separator;
       text += tv.token(id);
     }
     decoded.push_back(std::move(text));

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "models/cho.h"
+#include "models/encoder_decoder.h"
 #include "models/seq2seq_data.h"
 
 namespace seqgrad::models {
@@ -17,12 +17,17 @@ std::vector<Pair> read_tsv(const std::string& path);
 
 // A model restored from a checkpoint, with what its metadata says about it.
 struct LoadedModel {
-  std::string model;        // "cho"
+  std::string model;        // "cho" or "seq2seq"
   std::string config_json;  // the "config" metadata entry
   Vocab src_vocab, tgt_vocab;
-  std::shared_ptr<Cho> cho;  // set when model == "cho"
-  std::int64_t step = 0;     // training steps, when the checkpoint says
+  std::shared_ptr<EncoderDecoder> net;
+  std::int64_t step = 0;  // training steps, when the checkpoint says
 };
+
+// Builds a freshly initialised model from its name and config JSON (the checkpoint's "config").
+std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
+                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
+                                           Generator* gen = nullptr);
 
 // Validates the metadata (format, model, config, vocabularies) and the tensors before building
 // the model; any problem is an Error naming the file.
@@ -30,9 +35,11 @@ LoadedModel load_model(const std::string& path);
 
 // Greedy decodings of `sources` (one string per source, tokens joined as the vocabulary's
 // tokenisation implies), stopping at EOS or after max_len tokens.
-std::vector<std::string> greedy_decode(Cho& model, const std::vector<std::string>& sources,
+std::vector<std::string> greedy_decode(EncoderDecoder& model,
+                                       const std::vector<std::string>& sources,
                                        const Vocab& src_vocab, const Vocab& tgt_vocab,
-                                       std::int64_t max_len);
+                                       std::int64_t max_len, Tokens src_tokens = Tokens::Char,
+                                       Tokens tgt_tokens = Tokens::Char);
 
 // Levenshtein distance between token sequences.
 std::int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);

@@ -8,6 +8,7 @@
 #include "models/evaluate.h"
 #include "models/seq2seq_io.h"
 #include "models/tasks.h"
+#include "models/training_data.h"
 
 namespace seqgrad::cli {
 
@@ -21,14 +22,26 @@ struct EvalOptions {
   int threads = 1;
 };
 
+// How the checkpoint's data was tokenised (the reference scripts' checkpoints: characters).
+std::pair<models::Tokens, models::Tokens> token_kinds(const models::LoadedModel& m) {
+  const auto config = nlohmann::json::parse(m.config_json);
+  return {models::parse_tokens(config.value("src_tokens", std::string("char"))),
+          models::parse_tokens(config.value("tgt_tokens", std::string("char")))};
+}
+
 void run_eval(const EvalOptions& o) {
   check(o.beam == 1, "eval: beam search (--beam {}) is not implemented yet; use --beam 1", o.beam);
   check(o.data.empty() != o.task.empty(),
-        "eval: give exactly one of --data FILE.tsv or --task NAME");
+        "eval: give exactly one of --data FILE.tsv or --task NAME (g2p: the test split)");
   set_num_threads(o.threads);
   const models::LoadedModel m = models::load_model(o.checkpoint);
+  const auto [src_tokens, tgt_tokens] = token_kinds(m);
   std::vector<models::Pair> pairs;
-  if (!o.data.empty()) {
+  std::vector<models::G2PEntry> words;
+  if (o.task == "g2p") {
+    words = models::load_cmudict(models::kCmudictPath).test;
+    pairs = models::g2p_pairs(words);
+  } else if (!o.data.empty()) {
     pairs = models::read_tsv(o.data);
   } else {
     models::TaskOptions task{o.task, 5, 20};
@@ -37,7 +50,8 @@ void run_eval(const EvalOptions& o) {
     task.max_len = o.max_len > 0 ? o.max_len : config.value("max_len", std::int64_t{20});
     pairs = models::held_out_set(task);
   }
-  const models::EvalResult r = models::evaluate(*m.cho, pairs, m.src_vocab, m.tgt_vocab);
+  const models::EvalResult r =
+      models::evaluate(*m.net, pairs, m.src_vocab, m.tgt_vocab, src_tokens, tgt_tokens);
   fmt::print(stderr, "{} sequences, {} target tokens\n", pairs.size(), r.tokens);
   if (o.by_length) {
     fmt::print("source_length,sequences,sequence_accuracy\n");
@@ -45,19 +59,26 @@ void run_eval(const EvalOptions& o) {
       fmt::print("{},{},{:.4f}\n", len, counts.first,
                  static_cast<double>(counts.second) / static_cast<double>(counts.first));
   }
+  std::string g2p;
+  if (!words.empty()) {
+    const models::G2PScore g = models::evaluate_g2p(*m.net, words, m.src_vocab, m.tgt_vocab);
+    g2p = fmt::format(", \"words\": {}, \"wer\": {:.4f}, \"per\": {:.4f}", g.words, g.wer, g.per);
+  }
   fmt::print(
       "{{\"loss\": {:.6f}, \"tokens\": {}, \"sequence_accuracy\": {:.4f}, "
-      "\"token_error_rate\": {:.4f}}}\n",
-      r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate);
+      "\"token_error_rate\": {:.4f}{}}}\n",
+      r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate, g2p);
 }
 
 void run_translate(const std::string& checkpoint, std::int64_t max_len) {
   check(max_len >= 1 && max_len <= 10000, "translate: --max-len must be 1..10000, got {}", max_len);
   const models::LoadedModel m = models::load_model(checkpoint);
+  const auto tokens = token_kinds(m);
   std::vector<std::string> lines;
   auto flush = [&] {
     if (lines.empty()) return;
-    for (const auto& out : models::greedy_decode(*m.cho, lines, m.src_vocab, m.tgt_vocab, max_len))
+    for (const auto& out : models::greedy_decode(*m.net, lines, m.src_vocab, m.tgt_vocab, max_len,
+                                                 tokens.first, tokens.second))
       fmt::print("{}\n", out);
     lines.clear();
   };
@@ -75,9 +96,9 @@ void run_info(const std::string& checkpoint) {
       "model       {}\nconfig      {}\nvocabulary  {} source, {} target tokens\nstep        {}\n",
       m.model, m.config_json, m.src_vocab.size(), m.tgt_vocab.size(), m.step);
   fmt::print("\n{:<24} {:>16} {:>10}\n", "parameter", "shape", "count");
-  for (const auto& [name, p] : m.cho->named_parameters())
+  for (const auto& [name, p] : m.net->named_parameters())
     fmt::print("{:<24} {:>16} {:>10}\n", name, fmt::format("{}", p.shape()), p.numel());
-  fmt::print("{:<24} {:>16} {:>10}\n", "total", "", m.cho->num_parameters());
+  fmt::print("{:<24} {:>16} {:>10}\n", "total", "", m.net->num_parameters());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   seqgrad::cli::add_classify_command(app);
   seqgrad::cli::add_train_command(app);
   seqgrad::cli::add_eval_commands(app);
+  seqgrad::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

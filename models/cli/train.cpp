@@ -1,6 +1,6 @@
 // `seqgrad train`: trains an encoder-decoder on a built-in task, evaluates it on the fixed
 // held-out set every --eval-every steps, writes metrics.csv and the best and last checkpoints to
-// --out, and ends with one JSON line. (This session: the cho model on the synthetic tasks.)
+// --out, and ends with one JSON line. Models: cho, seq2seq (any registered cell).
 #include <fmt/core.h>
 
 #include <cmath>
@@ -8,11 +8,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "models/cho.h"
 #include "models/cli/commands.h"
 #include "models/cli/progress.h"
 #include "models/evaluate.h"
+#include "models/seq2seq_io.h"
 #include "models/tasks.h"
+#include "models/training_data.h"
 #include "optim/all.h"
 
 namespace seqgrad::cli {
@@ -21,7 +22,13 @@ namespace {
 
 struct TrainOptions {
   models::TaskOptions task;
+  std::string train_file, dev_file;  // instead of a task
+  std::string src_tokens = "char", tgt_tokens = "char";
   std::string model = "cho";
+  std::string cell = "lstm";  // seq2seq
+  std::int64_t layers = 2;    // seq2seq
+  bool reverse_source = false;
+  double dropout = 0.0;
   std::int64_t emb = 64, hidden = 256, maxout = 128;
   std::int64_t batch = 64;
   std::string optim = "adam";
@@ -33,35 +40,43 @@ struct TrainOptions {
   std::string out = "runs/latest";
 };
 
-// The vocabulary of a synthetic task: every token of a large sample of it.
-models::Vocab task_vocab(const models::TaskOptions& task) {
-  Generator gen(7);
-  std::vector<std::string> texts;
-  for (const auto& p : models::generate_task(task, 20000, gen)) {
-    texts.push_back(p.source);
-    texts.push_back(p.target);
+// The checkpoint's "config": the keys the reference scripts read, plus the task it was trained on.
+std::string model_config(const TrainOptions& o, const models::TrainingData& data) {
+  nlohmann::json config = {{"emb", o.emb},
+                           {"hidden", o.hidden},
+                           {"tokens", "char"},
+                           {"src_tokens", models::tokens_name(data.src_tokens)},
+                           {"tgt_tokens", models::tokens_name(data.tgt_tokens)},
+                           {"task", data.name}};
+  if (data.task) {
+    config["min_len"] = data.task->min_len;
+    config["max_len"] = data.task->max_len;
   }
-  return models::Vocab::build(texts, models::Tokens::Char);
+  if (o.model == "cho") {
+    config["maxout"] = o.maxout;
+  } else {
+    config["cell"] = o.cell;
+    config["layers"] = o.layers;
+    config["reverse_source"] = o.reverse_source;
+    config["dropout"] = o.dropout;
+  }
+  return config.dump();
 }
 
 std::map<std::string, std::string> checkpoint_metadata(const TrainOptions& o,
-                                                       const models::Vocab& vocab,
+                                                       const models::TrainingData& data,
                                                        std::int64_t step) {
-  const nlohmann::json config = {{"emb", o.emb},
-                                 {"hidden", o.hidden},
-                                 {"maxout", o.maxout},
-                                 {"tokens", "char"},
-                                 {"task", o.task.name},
-                                 {"min_len", o.task.min_len},
-                                 {"max_len", o.task.max_len}};
-  const nlohmann::json tokens = vocab.tokens();
-  return {{"format", "seqgrad-checkpoint"}, {"model", o.model},
-          {"config", config.dump()},        {"src_vocab", tokens.dump()},
-          {"tgt_vocab", tokens.dump()},     {"step", std::to_string(step)}};
+  const nlohmann::json src = data.src_vocab.tokens(), tgt = data.tgt_vocab.tokens();
+  return {{"format", "seqgrad-checkpoint"},  {"model", o.model},
+          {"config", model_config(o, data)}, {"src_vocab", src.dump()},
+          {"tgt_vocab", tgt.dump()},         {"step", std::to_string(step)}};
 }
 
 void run_train(const TrainOptions& o) {
-  check(o.model == "cho", "train: unknown --model '{}' (available: cho)", o.model);
+  check(o.model == "cho" || o.model == "seq2seq",
+        "train: unknown --model '{}' (available: cho, seq2seq)", o.model);
+  check(o.layers >= 1 && o.layers <= 64, "train: --layers must be 1..64, got {}", o.layers);
+  check(o.dropout >= 0 && o.dropout < 1, "train: --dropout must be in [0, 1), got {}", o.dropout);
   check(o.emb >= 1 && o.emb <= 4096 && o.hidden >= 1 && o.hidden <= 8192 && o.maxout >= 1 &&
             o.maxout <= 8192,
         "train: sizes out of range (--emb {} --hidden {} --maxout {})", o.emb, o.hidden, o.maxout);
@@ -72,10 +87,17 @@ void run_train(const TrainOptions& o) {
   check(o.optim == "adam" || o.optim == "sgd", "train: unknown --optim '{}' (adam, sgd)", o.optim);
   set_num_threads(o.threads);
 
-  const models::Vocab vocab = task_vocab(o.task);
-  const auto dev = models::held_out_set(o.task);
+  const models::TrainingData data =
+      !o.train_file.empty()
+          ? models::tsv_data(o.train_file, o.dev_file, models::parse_tokens(o.src_tokens),
+                             models::parse_tokens(o.tgt_tokens))
+      : o.task.name == "g2p" ? models::g2p_data()
+                             : models::task_data(o.task);
+  const models::Vocab &sv = data.src_vocab, &tv = data.tgt_vocab;
+  const auto& dev = data.dev;
   Generator gen(o.seed);
-  models::Cho model({vocab.size(), vocab.size(), o.emb, o.hidden, o.maxout}, &gen);
+  const auto net = models::make_model(o.model, model_config(o, data), sv.size(), tv.size(), &gen);
+  models::EncoderDecoder& model = *net;
   std::unique_ptr<optim::Optimizer> opt;
   if (o.optim == "adam")
     opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = o.lr});
@@ -84,8 +106,8 @@ void run_train(const TrainOptions& o) {
   std::filesystem::create_directories(o.out);
   std::ofstream csv(std::filesystem::path(o.out) / "metrics.csv");
   csv << "step,train_seconds,train_loss,train_tokens_per_s,dev_loss,dev_sequence_accuracy\n";
-  fmt::print(stderr, "{} on {} ({}..{}), {} parameters, vocabulary {}\n", o.model, o.task.name,
-             o.task.min_len, o.task.max_len, model.num_parameters(), vocab.size());
+  fmt::print(stderr, "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs\n", o.model,
+             data.name, model.num_parameters(), sv.size(), tv.size(), dev.size());
 
   double seconds = 0, best = -1;
   std::int64_t tokens = 0, step = 0;
@@ -97,7 +119,7 @@ void run_train(const TrainOptions& o) {
     std::int64_t loss_tokens = 0;
     for (std::int64_t i = 0; i < phase; ++i) {
       const models::Batch b =
-          models::make_batch(models::generate_task(o.task, o.batch, gen), vocab, vocab);
+          models::make_batch(data.sample(o.batch, gen), sv, tv, data.src_tokens, data.tgt_tokens);
       const Variable nll = model.loss(b);
       opt->zero_grad();
       (nll / static_cast<double>(b.target_tokens)).backward();
@@ -112,14 +134,19 @@ void run_train(const TrainOptions& o) {
     seconds += bar.seconds();
     tokens += loss_tokens;
     bar.finish(fmt::format("loss {:.4f}", loss_sum / static_cast<double>(loss_tokens)));
-    dev_m = models::evaluate(model, dev, vocab, vocab);
+    dev_m = models::evaluate(model, dev, sv, tv, data.src_tokens, data.tgt_tokens);
+    if (!data.dev_words.empty()) {  // g2p: a word is right when it matches any pronunciation
+      const models::G2PScore g = models::evaluate_g2p(model, data.dev_words, sv, tv);
+      dev_m.sequence_accuracy = 1.0 - g.wer;
+      fmt::print(stderr, "step {}: dev WER {:.2f}%, PER {:.2f}%\n", step, 100 * g.wer, 100 * g.per);
+    }
     fmt::print(stderr, "step {}: dev loss {:.4f}, dev sequence accuracy {:.2f}%\n", step,
                dev_m.loss, 100 * dev_m.sequence_accuracy);
     csv << fmt::format("{},{:.3f},{:.6f},{:.1f},{:.6f},{:.4f}\n", step, seconds,
                        loss_sum / static_cast<double>(loss_tokens),
                        static_cast<double>(tokens) / seconds, dev_m.loss, dev_m.sequence_accuracy);
     csv.flush();
-    const auto meta = checkpoint_metadata(o, vocab, step);
+    const auto meta = checkpoint_metadata(o, data, step);
     nn::save(model, (std::filesystem::path(o.out) / "last.safetensors").string(), meta);
     if (dev_m.sequence_accuracy > best) {
       best = dev_m.sequence_accuracy;
@@ -128,18 +155,15 @@ void run_train(const TrainOptions& o) {
     if (o.stop_at > 0 && dev_m.sequence_accuracy >= o.stop_at) break;
   }
   // Samples from the held-out set, then the summary line.
-  const models::Batch sample = models::make_batch({dev.begin(), dev.begin() + 3}, vocab, vocab);
-  const Tensor out = model.greedy(sample.src, sample.src_len, sample.gold.size(1) + 5);
-  for (std::int64_t b = 0; b < 3; ++b) {
-    std::string decoded;
-    for (std::int64_t t = 0; t < out.size(1); ++t) {
-      const auto id = static_cast<std::int64_t>(out.select(0, b).select(0, t).item());
-      if (id == models::kEos) break;
-      decoded += vocab.token(id);
-    }
-    fmt::print(stderr, "  {} -> {}  (expected {})\n", dev[static_cast<std::size_t>(b)].source,
-               decoded, dev[static_cast<std::size_t>(b)].target);
-  }
+  const std::vector<models::Pair> samples(dev.begin(),
+                                          dev.begin() + std::min<std::ptrdiff_t>(3, dev.size()));
+  std::vector<std::string> sources;
+  for (const auto& p : samples) sources.push_back(p.source);
+  const auto decoded =
+      models::greedy_decode(model, sources, sv, tv, 100, data.src_tokens, data.tgt_tokens);
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    fmt::print(stderr, "  {} -> {}  (expected {})\n", samples[i].source, decoded[i],
+               samples[i].target);
   fmt::print(
       "{{\"steps\": {}, \"seconds\": {:.1f}, \"train_tokens_per_s\": {:.1f}, \"dev_loss\": {:.4f}, "
       "\"dev_sequence_accuracy\": {:.4f}}}\n",
@@ -151,12 +175,26 @@ void run_train(const TrainOptions& o) {
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train an encoder-decoder on a built-in task");
-  cmd->add_option("--task", o->task.name, "reverse, copy, sort, add or dates")
+  cmd->add_option("--task", o->task.name, "reverse, copy, sort, add, dates, or g2p (CMUdict)")
+      ->capture_default_str();
+  cmd->add_option("--train", o->train_file,
+                  "TSV file of source<TAB>target pairs (instead of --task)");
+  cmd->add_option("--dev", o->dev_file, "Held-out TSV file (with --train)");
+  cmd->add_option("--src-tokens", o->src_tokens, "Source tokens of TSV data: char or space")
+      ->capture_default_str();
+  cmd->add_option("--tgt-tokens", o->tgt_tokens, "Target tokens of TSV data: char or space")
       ->capture_default_str();
   cmd->add_option("--min-len", o->task.min_len, "Shortest source (reverse, copy, sort)")
       ->capture_default_str();
   cmd->add_option("--max-len", o->task.max_len, "Longest source")->capture_default_str();
-  cmd->add_option("--model", o->model, "Model: cho")->capture_default_str();
+  cmd->add_option("--model", o->model, "Model: cho or seq2seq")->capture_default_str();
+  cmd->add_option("--cell", o->cell, "seq2seq: any registered cell (lstm, gru, rnn, mgu, ...)")
+      ->capture_default_str();
+  cmd->add_option("--layers", o->layers, "seq2seq: layers of encoder and decoder")
+      ->capture_default_str();
+  cmd->add_flag("--reverse-source", o->reverse_source, "seq2seq: read the source backwards");
+  cmd->add_option("--dropout", o->dropout, "seq2seq: dropout between layers")
+      ->capture_default_str();
   cmd->add_option("--emb", o->emb, "Embedding size")->capture_default_str();
   cmd->add_option("--hidden", o->hidden, "Hidden state size")->capture_default_str();
   cmd->add_option("--maxout", o->maxout, "Maxout units of the cho readout")->capture_default_str();

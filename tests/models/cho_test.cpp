@@ -84,7 +84,7 @@ TEST_CASE(
   CHECK(m.step == 30);
   std::ifstream expected_file(kDir + "seqgrad_trained_reference_loss.json");
   const auto expected = nlohmann::json::parse(expected_file);
-  const EvalResult r = evaluate(*m.cho, read_tsv(kDir + "pairs.tsv"), m.src_vocab, m.tgt_vocab);
+  const EvalResult r = evaluate(*m.net, read_tsv(kDir + "pairs.tsv"), m.src_vocab, m.tgt_vocab);
   CHECK(r.tokens == expected["tokens"].get<std::int64_t>());
   CHECK(r.loss == doctest::Approx(expected["loss"].get<double>()).epsilon(1e-4));
 }

@@ -1,0 +1,36 @@
+// What every encoder-decoder model offers the trainer and the evaluation commands: a training
+// loss and greedy decoding over Batches (models/seq2seq_data.h), plus the helper that lets a
+// decoder skip the padding.
+#pragma once
+
+#include <vector>
+
+#include "models/seq2seq_data.h"
+#include "nn/module.h"
+
+namespace seqgrad::models {
+
+class EncoderDecoder : public nn::Module {
+ public:
+  using nn::Module::Module;
+  // Summed negative log-likelihood of batch.gold (PAD ignored), teacher forcing; divide by
+  // batch.target_tokens for the per-token mean.
+  virtual Variable loss(const Batch& batch) = 0;
+  // Greedy decoding: [B, max_len] target ids, no gradient. Positions after an EOS are filled too.
+  virtual Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
+                        std::int64_t max_len) = 0;
+};
+
+// The real (non-PAD) target positions of a batch, in the time-major order of decoder states
+// [T, B, ...] seen as [T*B, ...]. A decoder run with `lengths` stops each sequence at its end;
+// gathering `index` rows then gives exactly the states the loss reads, so the output layer never
+// runs on padding (the reference computes it there and masks the loss: same loss, same gradients).
+struct TargetPositions {
+  std::vector<std::int64_t> lengths;  // per sequence: target tokens + EOS
+  Tensor index;                       // [N] rows of the [T*B] time-major positions
+  Tensor sequence;                    // [N] the sequence b of each row
+  Tensor gold;                        // [N] the target id at each row
+};
+TargetPositions target_positions(const Tensor& gold);
+
+}  // namespace seqgrad::models

@@ -1,0 +1,88 @@
+#include "models/seq2seq.h"
+
+#include <algorithm>
+
+namespace seqgrad::models {
+
+namespace F = nn::functional;
+
+namespace {
+std::string cell_name(const std::string& cell) { return cell == "rnn" ? "rnn_tanh" : cell; }
+}  // namespace
+
+Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, Generator* gen) : EncoderDecoder("Seq2Seq"), config_(c) {
+  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.layers > 0,
+        "Seq2Seq: vocabularies must hold the 4 specials and sizes must be positive, got "
+        "src_vocab={} tgt_vocab={} emb={} hidden={} layers={}",
+        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.layers);
+  const nn::RecurrentOptions rnn{.num_layers = c.layers, .dropout = c.dropout, .gen = gen};
+  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
+                                               c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
+  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                               c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+  encoder = register_module(
+      "encoder", std::make_shared<nn::Recurrent>(cell_name(c.cell), c.emb, c.hidden, rnn));
+  decoder = register_module(
+      "decoder", std::make_shared<nn::Recurrent>(cell_name(c.cell), c.emb, c.hidden, rnn));
+  output = register_module(
+      "output", std::make_shared<nn::Linear>(c.hidden, c.tgt_vocab, true, kFloat32, gen));
+}
+
+Tensor reverse_before_eos(const Tensor& src, const std::vector<std::int64_t>& src_len) {
+  Tensor out = src.contiguous().clone();
+  auto* ids = out.data<std::int64_t>();
+  const std::int64_t S = src.size(1);
+  for (std::int64_t b = 0; b < src.size(0); ++b) {
+    const std::int64_t n = src_len[static_cast<std::size_t>(b)];
+    std::reverse(ids + b * S, ids + b * S + std::max<std::int64_t>(n - 1, 0));
+  }
+  return out;
+}
+
+nn::State Seq2Seq::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
+  const Tensor ids = config_.reverse_source ? reverse_before_eos(src, src_len) : src;
+  const Variable x = src_embed->forward(ids.t().contiguous());  // [S, B, E]
+  return encoder->forward(x, {}, src_len).state;
+}
+
+Variable Seq2Seq::loss(const Batch& batch) {
+  const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
+  const TargetPositions pos = target_positions(batch.gold);
+  const nn::State state = encode(batch.src, batch.src_len);
+  const Variable e = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]
+  const Variable out = decoder->forward(e, state, pos.lengths).output;
+  const Variable lg = output->forward(index_select(out.reshape({T * B, -1}), 0, pos.index));
+  return F::cross_entropy(lg, pos.gold, F::Reduction::Sum);
+}
+
+Tensor Seq2Seq::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
+                       std::int64_t max_len) {
+  NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  nn::State state = encode(src, src_len);  // each [L, B, H]
+  const std::int64_t B = src.size(0);
+  Tensor y = full({B}, static_cast<double>(kBos), kInt64);
+  Tensor out = Tensor::empty({B, max_len}, kInt64);
+  for (std::int64_t t = 0; t < max_len; ++t) {
+    Variable x = tgt_embed->forward(y);
+    std::vector<nn::State> layers;
+    for (std::int64_t l = 0; l < config_.layers; ++l) {
+      nn::State s;
+      for (const Variable& v : state) s.push_back(v.select(0, l));
+      layers.push_back(decoder->cells()[static_cast<std::size_t>(l)]->step(x, s));
+      x = layers.back()[0];
+    }
+    for (std::size_t k = 0; k < state.size(); ++k) {
+      std::vector<Variable> per_layer;
+      for (const nn::State& s : layers) per_layer.push_back(s[k]);
+      state[k] = stack(per_layer, 0);
+    }
+    y = argmax(output->forward(x), 1);
+    out.select(1, t).copy_(y);
+  }
+  train(was_training);
+  return out;
+}
+
+}  // namespace seqgrad::models

@@ -1,0 +1,47 @@
+// The sequence-to-sequence model of Sutskever, Vinyals and Le (2014), for any registered cell
+// (nn/cell.h), as ../shared/reference/seq2seq.py specifies it with PyTorch's nn.LSTM/GRU/RNN:
+//
+//   a multi-layer encoder reads the embedded source + EOS (optionally reversed, EOS kept last);
+//   its final state of every layer, taken at each sequence's own last token, initialises a
+//   decoder of the same kind, which reads BOS + target; logits = output(top-layer state).
+//
+// Parameter names are PyTorch's: src_embed.weight, encoder.weight_ih_l0, ..., output.bias.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/encoder_decoder.h"
+#include "nn/all.h"
+
+namespace seqgrad::models {
+
+struct Seq2SeqConfig {
+  std::int64_t src_vocab = 0, tgt_vocab = 0;
+  std::string cell = "lstm";  // any registered cell; "rnn" is the reference's name for rnn_tanh
+  std::int64_t emb = 32, hidden = 64, layers = 2;
+  bool reverse_source = false;
+  double dropout = 0.0;  // between layers, in training
+};
+
+class Seq2Seq : public EncoderDecoder {
+ public:
+  explicit Seq2Seq(const Seq2SeqConfig& config, Generator* gen = nullptr);
+  Variable loss(const Batch& batch) override;
+  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
+                std::int64_t max_len) override;
+  const Seq2SeqConfig& config() const { return config_; }
+
+  std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
+  std::shared_ptr<nn::Recurrent> encoder, decoder;
+  std::shared_ptr<nn::Linear> output;
+
+ private:
+  nn::State encode(const Tensor& src, const std::vector<std::int64_t>& src_len);
+  Seq2SeqConfig config_;
+};
+
+// The source ids with the tokens before each sequence's EOS reversed (EOS and padding stay).
+Tensor reverse_before_eos(const Tensor& src, const std::vector<std::int64_t>& src_len);
+
+}  // namespace seqgrad::models
