@@ -77,14 +77,9 @@ Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backwa
 
 Variable record_many(const char* op, Tensor value, const std::vector<Variable>& inputs,
                      BackwardFn backward, std::initializer_list<Tensor> saved) {
-  bool any = false;
-  if (GradMode::is_enabled())
-    for (const Variable& v : inputs) any = any || v.requires_grad();
-  if (!any) return Variable(std::move(value));
-  EdgeList edges;
-  edges.reserve(inputs.size());
-  for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
-  return detail::attach(op, std::move(value), std::move(edges), std::move(backward), saved);
+  auto edges = detail::edges_if_recording(inputs);
+  if (!edges) return Variable(std::move(value));
+  return detail::attach(op, std::move(value), std::move(*edges), std::move(backward), saved);
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,20 @@ namespace detail {
 Edge edge_to(const Variable& input);
 Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
                 std::initializer_list<Tensor> saved);
+
+// The edges to `inputs`, or nothing when grad mode is off or no input requires grad: then the op
+// records no node. Shared by record and record_many.
+template <class Inputs>
+std::optional<EdgeList> edges_if_recording(const Inputs& inputs) {
+  if (!GradMode::is_enabled()) return std::nullopt;
+  bool any = false;
+  for (const Variable& v : inputs) any = any || v.requires_grad();
+  if (!any) return std::nullopt;
+  EdgeList edges;
+  edges.reserve(inputs.size());
+  for (const Variable& v : inputs) edges.push_back(edge_to(v));
+  return edges;
+}
 }  // namespace detail
 
 // Records `op`: returns its output as a Variable and, when some input requires grad and grad mode
@@ -94,14 +109,9 @@ Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backwa
 template <class F>
 Variable record(const char* op, Tensor value, std::initializer_list<Variable> inputs, F&& backward,
                 std::initializer_list<Tensor> saved = {}) {
-  bool any = false;
-  if (GradMode::is_enabled())
-    for (const Variable& v : inputs) any = any || v.requires_grad();
-  if (!any) return Variable(std::move(value));
-  EdgeList edges;
-  edges.reserve(inputs.size());
-  for (const Variable& v : inputs) edges.push_back(detail::edge_to(v));
-  return detail::attach(op, std::move(value), std::move(edges),
+  auto edges = detail::edges_if_recording(inputs);
+  if (!edges) return Variable(std::move(value));
+  return detail::attach(op, std::move(value), std::move(*edges),
                         BackwardFn(std::forward<F>(backward)), saved);
 }
 
