@@ -3,6 +3,7 @@
 // --out, and ends with one JSON line. Models: cho, seq2seq (any registered cell).
 #include <fmt/core.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,7 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   int threads = 1;
   std::string out = "runs/latest";
+  bool resume = false;
 };
 
 // The checkpoint's "config": the keys the reference scripts read, plus the task it was trained on.
@@ -72,6 +74,61 @@ std::map<std::string, std::string> checkpoint_metadata(const TrainOptions& o,
           {"tgt_vocab", tgt.dump()},         {"step", std::to_string(step)}};
 }
 
+// Where a run stands, saved with the optimiser so that --resume continues it exactly.
+struct TrainingProgress {
+  std::int64_t step = 0;
+  double seconds = 0;
+  std::int64_t tokens = 0;
+  double best = -1;
+};
+
+void save_training_state(const std::filesystem::path& out, const optim::Optimizer& opt,
+                         const Generator& gen, const TrainingProgress& st) {
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, t] : opt.state_dict()) tensors.emplace("optim." + name, t);
+  const auto rng = gen.state();
+  nlohmann::json j = {{"step", st.step},
+                      {"seconds", st.seconds},
+                      {"tokens", st.tokens},
+                      {"best", st.best},
+                      {"optimizer", opt.type_name()},
+                      {"rng",
+                       {std::to_string(rng[0]), std::to_string(rng[1]), std::to_string(rng[2]),
+                        std::to_string(rng[3])}}};
+  nn::save_safetensors((out / "last.state.safetensors").string(), tensors,
+                       {{"format", "seqgrad-training-state"}, {"state", j.dump()}});
+}
+
+TrainingProgress restore(const TrainOptions& o, const models::TrainingData& data,
+                         models::EncoderDecoder& model, optim::Optimizer& opt, Generator& gen) {
+  const std::filesystem::path out(o.out);
+  const std::string last = (out / "last.safetensors").string();
+  const std::string state_path = (out / "last.state.safetensors").string();
+  std::map<std::string, std::string> meta = nn::load(model, last);
+  check(meta["config"] == model_config(o, data),
+        "train --resume: {} was trained with config {}, this command gives {}", last,
+        meta["config"], model_config(o, data));
+  const nn::SafetensorsFile file = nn::load_safetensors(state_path);
+  const auto j = nlohmann::json::parse(file.metadata.at("state"));
+  TrainingProgress st{j.at("step").get<std::int64_t>(), j.at("seconds").get<double>(),
+                      j.at("tokens").get<std::int64_t>(), j.at("best").get<double>()};
+  check(std::to_string(st.step) == meta["step"],
+        "train --resume: {} is at step {} but {} at step {} (interrupted between the two writes); "
+        "cannot resume exactly",
+        last, meta["step"], state_path, st.step);
+  check(j.at("optimizer").get<std::string>() == opt.type_name(),
+        "train --resume: the run used {}, this command {}", j.at("optimizer").get<std::string>(),
+        opt.type_name());
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : file.tensors)
+    if (name.rfind("optim.", 0) == 0) state.emplace(name.substr(6), t);
+  opt.load_state_dict(state);
+  std::array<std::uint64_t, 4> rng{};
+  for (std::size_t i = 0; i < 4; ++i) rng[i] = std::stoull(j.at("rng")[i].get<std::string>());
+  gen.set_state(rng);
+  return st;
+}
+
 void run_train(const TrainOptions& o) {
   check(o.model == "cho" || o.model == "seq2seq",
         "train: unknown --model '{}' (available: cho, seq2seq)", o.model);
@@ -103,14 +160,35 @@ void run_train(const TrainOptions& o) {
     opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = o.lr});
   else
     opt = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = o.lr});
-  std::filesystem::create_directories(o.out);
-  std::ofstream csv(std::filesystem::path(o.out) / "metrics.csv");
-  csv << "step,train_seconds,train_loss,train_tokens_per_s,dev_loss,dev_sequence_accuracy\n";
+  const std::filesystem::path out(o.out);
+  std::filesystem::create_directories(out);
+  double seconds = 0, best = -1;
+  std::int64_t tokens = 0, step = 0;
+  if (o.resume) {
+    const TrainingProgress st = restore(o, data, model, *opt, gen);
+    step = st.step;
+    seconds = st.seconds;
+    tokens = st.tokens;
+    best = st.best;
+    fmt::print(stderr, "resuming at step {}\n", step);
+  }
+  const std::string header =
+      "step,train_seconds,train_loss,train_tokens_per_s,dev_loss,dev_sequence_accuracy";
+  // On resume, rows written after the restored checkpoint (a run killed in between) are dropped.
+  std::vector<std::string> kept_rows;
+  if (o.resume) {
+    std::ifstream old(out / "metrics.csv");
+    std::string line;
+    for (std::getline(old, line); std::getline(old, line);)
+      if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= step)
+        kept_rows.push_back(line);
+  }
+  std::ofstream csv(out / "metrics.csv");
+  csv << header << "\n";
+  for (const auto& row : kept_rows) csv << row << "\n";
   fmt::print(stderr, "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs\n", o.model,
              data.name, model.num_parameters(), sv.size(), tv.size(), dev.size());
 
-  double seconds = 0, best = -1;
-  std::int64_t tokens = 0, step = 0;
   models::EvalResult dev_m;
   while (step < o.steps) {
     const std::int64_t phase = std::min(o.eval_every, o.steps - step);
@@ -147,11 +225,12 @@ void run_train(const TrainOptions& o) {
                        static_cast<double>(tokens) / seconds, dev_m.loss, dev_m.sequence_accuracy);
     csv.flush();
     const auto meta = checkpoint_metadata(o, data, step);
-    nn::save(model, (std::filesystem::path(o.out) / "last.safetensors").string(), meta);
-    if (dev_m.sequence_accuracy > best) {
-      best = dev_m.sequence_accuracy;
-      nn::save(model, (std::filesystem::path(o.out) / "best.safetensors").string(), meta);
-    }
+    if (dev_m.sequence_accuracy > best) best = dev_m.sequence_accuracy;
+    // The optimiser and RNG state first, then the parameters: last.safetensors stays loadable by
+    // the reference scripts (parameters only), and resume checks both carry the same step.
+    save_training_state(out, *opt, gen, {step, seconds, tokens, best});
+    nn::save(model, (out / "last.safetensors").string(), meta);
+    if (dev_m.sequence_accuracy >= best) nn::save(model, (out / "best.safetensors").string(), meta);
     if (o.stop_at > 0 && dev_m.sequence_accuracy >= o.stop_at) break;
   }
   // Samples from the held-out set, then the summary line.
@@ -211,6 +290,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (OpenBLAS and seqgrad's own)")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for metrics.csv and checkpoints")->capture_default_str();
+  cmd->add_flag(
+      "--resume", o->resume,
+      "Continue the run in --out from its last checkpoint (same options; --steps may grow)");
   cmd->callback([o] { run_train(*o); });
 }
 
