@@ -103,23 +103,24 @@ Variable Cho::loss(const Batch& batch) {
   return F::cross_entropy(lg, pos.gold, F::Reduction::Sum);
 }
 
-Tensor Cho::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
-                   std::int64_t max_len) {
+// State rows: {c [N, H], s [N, H], the decoder's recurrent bias b_hh + C c [N, 3H]}.
+EncoderDecoder::DecoderState Cho::start_decoding(const Tensor& src,
+                                                 const std::vector<std::int64_t>& src_len) {
   NoGradGuard no_grad;
   const Variable c = encode(src, src_len);
-  const std::int64_t B = src.size(0);
-  Variable s = tanh(init->forward(c));
+  const Variable s = tanh(init->forward(c));
   const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
-  Tensor y = full({B}, static_cast<double>(kBos), kInt64);
-  Tensor out = Tensor::empty({B, max_len}, kInt64);
-  for (std::int64_t t = 0; t < max_len; ++t) {
-    const Variable e = tgt_embed->forward(y);  // [B, E]
-    const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
-    s = F::gru_sequence(gx, s, decoder->weight_hh, bias).select(0, 1);
-    y = argmax(logits(s, e, c, Tensor()), 1);
-    out.select(1, t).copy_(y);
-  }
-  return out;
+  return {c.value(), s.value(), bias.value()};
+}
+
+Tensor Cho::decode_step(DecoderState& state, const Tensor& y) {
+  NoGradGuard no_grad;
+  const Variable c(state[0]), e = tgt_embed->forward(y);  // [N, E]
+  const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
+  const Variable s =
+      F::gru_sequence(gx, Variable(state[1]), decoder->weight_hh, Variable(state[2])).select(0, 1);
+  state[1] = s.value().contiguous();
+  return log_softmax(logits(s, e, c, Tensor()), 1).value();
 }
 
 }  // namespace seqgrad::models

@@ -42,9 +42,8 @@ class Cho : public EncoderDecoder {
   // Summed negative log-likelihood of batch.gold (PAD ignored); divide by batch.target_tokens
   // for the mean the reference trains on.
   Variable loss(const Batch& batch) override;
-  // Greedy decoding: [B, max_len] ids (no gradient). Positions after an EOS are still filled.
-  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
-                std::int64_t max_len) override;
+  DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
+  Tensor decode_step(DecoderState& state, const Tensor& y) override;
 
   const ChoConfig& config() const { return config_; }
 

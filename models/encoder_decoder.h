@@ -17,9 +17,33 @@ class EncoderDecoder : public nn::Module {
   // batch.target_tokens for the per-token mean.
   virtual Variable loss(const Batch& batch) = 0;
   // Greedy decoding: [B, max_len] target ids, no gradient. Positions after an EOS are filled too.
-  virtual Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
-                        std::int64_t max_len) = 0;
+  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len, std::int64_t max_len);
+
+  // Step-by-step decoding, what greedy and beam search are built on. The state's tensors have the
+  // row (a sequence, or one beam of it) in dim 0, so a search can reorder or copy rows.
+  using DecoderState = std::vector<Tensor>;
+  virtual DecoderState start_decoding(const Tensor& src,
+                                      const std::vector<std::int64_t>& src_len) = 0;
+  // Feeds each row's previous token y [N] (BOS first); returns log-probabilities [N, Vt] of the
+  // next token and advances the state. No gradient.
+  virtual Tensor decode_step(DecoderState& state, const Tensor& y) = 0;
 };
+
+// Target ids (EOS and what follows dropped) of each source: greedy when beam = 1, else
+// beam_search.
+std::vector<std::vector<std::int64_t>> decode(EncoderDecoder& model, const Tensor& src,
+                                              const std::vector<std::int64_t>& src_len,
+                                              std::int64_t max_len, std::int64_t beam = 1,
+                                              double alpha = 1.0);
+
+// Beam search over [B] sources: K hypotheses per source, each extended by its K best tokens per
+// step; a hypothesis ends at EOS, and the finished one with the best score / length^alpha
+// (length normalisation; alpha = 0 ranks by raw log-probability) wins. Returns target ids
+// without EOS, one list per source.
+std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const Tensor& src,
+                                                   const std::vector<std::int64_t>& src_len,
+                                                   std::int64_t beam, std::int64_t max_len,
+                                                   double alpha = 1.0);
 
 // The real (non-PAD) target positions of a batch, in the time-major order of decoder states
 // [T, B, ...] seen as [T*B, ...]. A decoder run with `lengths` stops each sequence at its end;

@@ -7,7 +7,7 @@
 namespace seqgrad::models {
 
 EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& sv,
-                    const Vocab& tv, Tokens src_tokens, Tokens tgt_tokens) {
+                    const Vocab& tv, Tokens src_tokens, Tokens tgt_tokens, std::int64_t beam) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();  // no dropout while measuring
@@ -24,15 +24,10 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
     r.tokens += b.target_tokens;
     // Greedy decoding gets a little room past the longest reference: a model that has not
     // learnt to stop is then wrong, not cut to the right length.
-    const Tensor out = model.greedy(b.src, b.src_len, b.gold.size(1) + 5);
-    const auto* ids = out.data<std::int64_t>();
+    const auto outputs = decode(model, b.src, b.src_len, b.gold.size(1) + 5, beam);
     for (std::size_t i = 0; i < part.size(); ++i) {
       std::vector<std::string> hyp;
-      for (std::int64_t t = 0; t < out.size(1); ++t) {
-        const std::int64_t id = ids[static_cast<std::int64_t>(i) * out.size(1) + t];
-        if (id == kEos) break;
-        hyp.push_back(tv.token(id));
-      }
+      for (const std::int64_t id : outputs[i]) hyp.push_back(tv.token(id));
       std::vector<std::string> ref = tokenize(part[i].target, tgt_tokens);
       for (auto& tok : ref) tok = tv.token(tv.id(tok));  // unknown tokens compare as <unk>
       const bool right = hyp == ref;
@@ -54,7 +49,7 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
 }
 
 G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words, const Vocab& sv,
-                      const Vocab& tv) {
+                      const Vocab& tv, std::int64_t beam) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -64,7 +59,7 @@ G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words,
     std::vector<std::string> sources;
     for (std::size_t i = start; i < std::min(words.size(), start + kChunk); ++i)
       sources.push_back(words[i].word);
-    for (auto& out : greedy_decode(model, sources, sv, tv, 40, Tokens::Char, Tokens::Space))
+    for (auto& out : greedy_decode(model, sources, sv, tv, 40, Tokens::Char, Tokens::Space, beam))
       outputs.push_back(std::move(out));
   }
   model.train(was_training);

@@ -21,10 +21,10 @@ struct EvalResult {
 
 EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& src_vocab,
                     const Vocab& tgt_vocab, Tokens src_tokens = Tokens::Char,
-                    Tokens tgt_tokens = Tokens::Char);
+                    Tokens tgt_tokens = Tokens::Char, std::int64_t beam = 1);
 
 // g2p: greedy pronunciations of every word, scored against all its references (models/g2p.h).
 G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words,
-                      const Vocab& src_vocab, const Vocab& tgt_vocab);
+                      const Vocab& src_vocab, const Vocab& tgt_vocab, std::int64_t beam = 1);
 
 }  // namespace seqgrad::models

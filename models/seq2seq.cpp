@@ -55,34 +55,29 @@ Variable Seq2Seq::loss(const Batch& batch) {
   return F::cross_entropy(lg, pos.gold, F::Reduction::Sum);
 }
 
-Tensor Seq2Seq::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
-                       std::int64_t max_len) {
+// State rows: each state tensor of the decoder (h, and c for an LSTM) as [N, L, H].
+EncoderDecoder::DecoderState Seq2Seq::start_decoding(const Tensor& src,
+                                                     const std::vector<std::int64_t>& src_len) {
   NoGradGuard no_grad;
-  const bool was_training = is_training();
-  eval();
-  nn::State state = encode(src, src_len);  // each [L, B, H]
-  const std::int64_t B = src.size(0);
-  Tensor y = full({B}, static_cast<double>(kBos), kInt64);
-  Tensor out = Tensor::empty({B, max_len}, kInt64);
-  for (std::int64_t t = 0; t < max_len; ++t) {
-    Variable x = tgt_embed->forward(y);
-    std::vector<nn::State> layers;
-    for (std::int64_t l = 0; l < config_.layers; ++l) {
-      nn::State s;
-      for (const Variable& v : state) s.push_back(v.select(0, l));
-      layers.push_back(decoder->cells()[static_cast<std::size_t>(l)]->step(x, s));
-      x = layers.back()[0];
-    }
-    for (std::size_t k = 0; k < state.size(); ++k) {
-      std::vector<Variable> per_layer;
-      for (const nn::State& s : layers) per_layer.push_back(s[k]);
-      state[k] = stack(per_layer, 0);
-    }
-    y = argmax(output->forward(x), 1);
-    out.select(1, t).copy_(y);
+  DecoderState state;
+  for (const Variable& v : encode(src, src_len))
+    state.push_back(v.value().transpose(0, 1).contiguous());
+  return state;
+}
+
+Tensor Seq2Seq::decode_step(DecoderState& state, const Tensor& y) {
+  NoGradGuard no_grad;
+  Variable x = tgt_embed->forward(y);
+  std::vector<std::vector<Tensor>> per_component(state.size());
+  for (std::int64_t l = 0; l < config_.layers; ++l) {
+    nn::State s;
+    for (const Tensor& t : state) s.emplace_back(t.select(1, l));
+    const nn::State next = decoder->cells()[static_cast<std::size_t>(l)]->step(x, s);
+    for (std::size_t k = 0; k < state.size(); ++k) per_component[k].push_back(next[k].value());
+    x = next[0];
   }
-  train(was_training);
-  return out;
+  for (std::size_t k = 0; k < state.size(); ++k) state[k] = seqgrad::stack(per_component[k], 1);
+  return log_softmax(output->forward(x), 1).value();
 }
 
 }  // namespace seqgrad::models

@@ -28,8 +28,8 @@ class Seq2Seq : public EncoderDecoder {
  public:
   explicit Seq2Seq(const Seq2SeqConfig& config, Generator* gen = nullptr);
   Variable loss(const Batch& batch) override;
-  Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
-                std::int64_t max_len) override;
+  DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
+  Tensor decode_step(DecoderState& state, const Tensor& y) override;
   const Seq2SeqConfig& config() const { return config_; }
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;

@@ -107,19 +107,15 @@ LoadedModel load_model(const std::string& path) {
 std::vector<std::string> greedy_decode(EncoderDecoder& model,
                                        const std::vector<std::string>& sources, const Vocab& sv,
                                        const Vocab& tv, std::int64_t max_len, Tokens src_tokens,
-                                       Tokens tgt_tokens) {
+                                       Tokens tgt_tokens, std::int64_t beam) {
   std::vector<Pair> pairs;
   for (const std::string& s : sources) pairs.push_back({s, ""});
   const Batch b = make_batch(pairs, sv, tv, src_tokens, tgt_tokens);
-  const Tensor out = model.greedy(b.src, b.src_len, max_len);
-  const auto* ids = out.data<std::int64_t>();
   const char* separator = tgt_tokens == Tokens::Space ? " " : "";
   std::vector<std::string> decoded;
-  for (std::int64_t i = 0; i < out.size(0); ++i) {
+  for (const auto& ids : decode(model, b.src, b.src_len, max_len, beam)) {
     std::string text;
-    for (std::int64_t t = 0; t < max_len; ++t) {
-      const std::int64_t id = ids[i * max_len + t];
-      if (id == kEos) break;
+    for (const std::int64_t id : ids) {
       if (!text.empty()) text += separator;
       text += tv.token(id);
     }

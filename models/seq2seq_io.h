@@ -33,13 +33,13 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
 // the model; any problem is an Error naming the file.
 LoadedModel load_model(const std::string& path);
 
-// Greedy decodings of `sources` (one string per source, tokens joined as the vocabulary's
-// tokenisation implies), stopping at EOS or after max_len tokens.
+// Decodings of `sources` (greedy, or beam search when beam > 1) (one string per source, tokens
+// joined as the vocabulary's tokenisation implies), stopping at EOS or after max_len tokens.
 std::vector<std::string> greedy_decode(EncoderDecoder& model,
                                        const std::vector<std::string>& sources,
                                        const Vocab& src_vocab, const Vocab& tgt_vocab,
                                        std::int64_t max_len, Tokens src_tokens = Tokens::Char,
-                                       Tokens tgt_tokens = Tokens::Char);
+                                       Tokens tgt_tokens = Tokens::Char, std::int64_t beam = 1);
 
 // Levenshtein distance between token sequences.
 std::int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);

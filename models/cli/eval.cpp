@@ -30,7 +30,7 @@ std::pair<models::Tokens, models::Tokens> token_kinds(const models::LoadedModel&
 }
 
 void run_eval(const EvalOptions& o) {
-  check(o.beam == 1, "eval: beam search (--beam {}) is not implemented yet; use --beam 1", o.beam);
+  check(o.beam >= 1 && o.beam <= 1000, "eval: --beam must be 1..1000, got {}", o.beam);
   check(o.data.empty() != o.task.empty(),
         "eval: give exactly one of --data FILE.tsv or --task NAME (g2p: the test split)");
   set_num_threads(o.threads);
@@ -51,7 +51,7 @@ void run_eval(const EvalOptions& o) {
     pairs = models::held_out_set(task);
   }
   const models::EvalResult r =
-      models::evaluate(*m.net, pairs, m.src_vocab, m.tgt_vocab, src_tokens, tgt_tokens);
+      models::evaluate(*m.net, pairs, m.src_vocab, m.tgt_vocab, src_tokens, tgt_tokens, o.beam);
   fmt::print(stderr, "{} sequences, {} target tokens\n", pairs.size(), r.tokens);
   if (o.by_length) {
     fmt::print("source_length,sequences,sequence_accuracy\n");
@@ -61,7 +61,8 @@ void run_eval(const EvalOptions& o) {
   }
   std::string g2p;
   if (!words.empty()) {
-    const models::G2PScore g = models::evaluate_g2p(*m.net, words, m.src_vocab, m.tgt_vocab);
+    const models::G2PScore g =
+        models::evaluate_g2p(*m.net, words, m.src_vocab, m.tgt_vocab, o.beam);
     g2p = fmt::format(", \"words\": {}, \"wer\": {:.4f}, \"per\": {:.4f}", g.words, g.wer, g.per);
   }
   fmt::print(
@@ -70,7 +71,8 @@ void run_eval(const EvalOptions& o) {
       r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate, g2p);
 }
 
-void run_translate(const std::string& checkpoint, std::int64_t max_len) {
+void run_translate(const std::string& checkpoint, std::int64_t max_len, std::int64_t beam) {
+  check(beam >= 1 && beam <= 1000, "translate: --beam must be 1..1000, got {}", beam);
   check(max_len >= 1 && max_len <= 10000, "translate: --max-len must be 1..10000, got {}", max_len);
   const models::LoadedModel m = models::load_model(checkpoint);
   const auto tokens = token_kinds(m);
@@ -78,7 +80,7 @@ void run_translate(const std::string& checkpoint, std::int64_t max_len) {
   auto flush = [&] {
     if (lines.empty()) return;
     for (const auto& out : models::greedy_decode(*m.net, lines, m.src_vocab, m.tgt_vocab, max_len,
-                                                 tokens.first, tokens.second))
+                                                 tokens.first, tokens.second, beam))
       fmt::print("{}\n", out);
     lines.clear();
   };
@@ -122,7 +124,9 @@ void add_eval_commands(CLI::App& app) {
       app.add_subcommand("translate", "Decode source lines from stdin, one output per line");
   translate->add_option("--checkpoint", *checkpoint, "A .safetensors checkpoint")->required();
   translate->add_option("--max-len", *max_len, "Longest output")->capture_default_str();
-  translate->callback([checkpoint, max_len] { run_translate(*checkpoint, *max_len); });
+  auto beam = std::make_shared<std::int64_t>(1);
+  translate->add_option("--beam", *beam, "Beam size (1: greedy)")->capture_default_str();
+  translate->callback([checkpoint, max_len, beam] { run_translate(*checkpoint, *max_len, *beam); });
 
   auto info_checkpoint = std::make_shared<std::string>();
   CLI::App* info = app.add_subcommand("info", "Show a checkpoint's config and parameters");
