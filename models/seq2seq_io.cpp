@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "models/attention.h"
 #include "models/cho.h"
 #include "models/seq2seq.h"
 #include "nn/checkpoint.h"
@@ -53,7 +54,8 @@ std::vector<std::string> json_tokens(const std::string& text, const std::string&
 std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
                                            std::int64_t src_vocab, std::int64_t tgt_vocab,
                                            Generator* gen) {
-  check(model == "cho" || model == "seq2seq", "unknown model '{}' (known: cho, seq2seq)", model);
+  check(model == "cho" || model == "seq2seq" || model == "attention",
+        "unknown model '{}' (known: cho, seq2seq, attention)", model);
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(config_json);
@@ -67,6 +69,9 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
     check(v > 0 && v <= 65536, "model config: '{}' = {} is out of range [1, 65536]", key, v);
     return v;
   };
+  if (model == "attention")
+    return std::make_shared<Attention>(
+        AttentionConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("attention")}, gen);
   if (model == "cho")
     return std::make_shared<Cho>(
         ChoConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("maxout")}, gen);
@@ -88,8 +93,8 @@ LoadedModel load_model(const std::string& path) {
   check(meta(file.metadata, "format", path) == "seqgrad-checkpoint",
         "{}: not a seqgrad checkpoint (format '{}')", path, meta(file.metadata, "format", path));
   out.model = meta(file.metadata, "model", path);
-  check(out.model == "cho" || out.model == "seq2seq",
-        "{}: unknown model '{}' (known: cho, seq2seq)", path, out.model);
+  check(out.model == "cho" || out.model == "seq2seq" || out.model == "attention",
+        "{}: unknown model '{}' (known: cho, seq2seq, attention)", path, out.model);
   out.config_json = meta(file.metadata, "config", path);
   out.src_vocab = Vocab(json_tokens(meta(file.metadata, "src_vocab", path), "src_vocab", path));
   out.tgt_vocab = Vocab(json_tokens(meta(file.metadata, "tgt_vocab", path), "tgt_vocab", path));

@@ -31,6 +31,7 @@ struct TrainOptions {
   bool reverse_source = false;
   double dropout = 0.0;
   std::int64_t emb = 64, hidden = 256, maxout = 128;
+  std::int64_t attention = 0;  // attention: size of the scoring layer (0: = hidden)
   std::int64_t batch = 64;
   std::string optim = "adam";
   double lr = 1e-3, clip = 5.0;
@@ -56,6 +57,8 @@ std::string model_config(const TrainOptions& o, const models::TrainingData& data
   }
   if (o.model == "cho") {
     config["maxout"] = o.maxout;
+  } else if (o.model == "attention") {
+    config["attention"] = o.attention > 0 ? o.attention : o.hidden;
   } else {
     config["cell"] = o.cell;
     config["layers"] = o.layers;
@@ -130,8 +133,10 @@ TrainingProgress restore(const TrainOptions& o, const models::TrainingData& data
 }
 
 void run_train(const TrainOptions& o) {
-  check(o.model == "cho" || o.model == "seq2seq",
-        "train: unknown --model '{}' (available: cho, seq2seq)", o.model);
+  check(o.model == "cho" || o.model == "seq2seq" || o.model == "attention",
+        "train: unknown --model '{}' (available: cho, seq2seq, attention)", o.model);
+  check(o.attention >= 0 && o.attention <= 8192, "train: --attention must be 0..8192, got {}",
+        o.attention);
   check(o.layers >= 1 && o.layers <= 64, "train: --layers must be 1..64, got {}", o.layers);
   check(o.dropout >= 0 && o.dropout < 1, "train: --dropout must be in [0, 1), got {}", o.dropout);
   check(o.emb >= 1 && o.emb <= 4096 && o.hidden >= 1 && o.hidden <= 8192 && o.maxout >= 1 &&
@@ -266,7 +271,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--min-len", o->task.min_len, "Shortest source (reverse, copy, sort)")
       ->capture_default_str();
   cmd->add_option("--max-len", o->task.max_len, "Longest source")->capture_default_str();
-  cmd->add_option("--model", o->model, "Model: cho or seq2seq")->capture_default_str();
+  cmd->add_option("--model", o->model, "Model: cho, seq2seq or attention")->capture_default_str();
+  cmd->add_option("--attention", o->attention, "attention: scoring layer size (0: = --hidden)")
+      ->capture_default_str();
   cmd->add_option("--cell", o->cell, "seq2seq: any registered cell (lstm, gru, rnn, mgu, ...)")
       ->capture_default_str();
   cmd->add_option("--layers", o->layers, "seq2seq: layers of encoder and decoder")

@@ -1,0 +1,93 @@
+#include "models/attention.h"
+
+namespace seqgrad::models {
+
+namespace F = nn::functional;
+
+Attention::Attention(const AttentionConfig& c, Generator* gen)
+    : EncoderDecoder("Attention"), config_(c) {
+  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.attention > 0,
+        "Attention: vocabularies must hold the 4 specials and sizes must be positive, got "
+        "src_vocab={} tgt_vocab={} emb={} hidden={} attention={}",
+        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.attention);
+  const std::int64_t H = c.hidden, A = c.attention;
+  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
+                                               c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
+  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                               c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+  encoder = register_module(
+      "encoder", std::make_shared<nn::Recurrent>(
+                     "gru", c.emb, H, nn::RecurrentOptions{.bidirectional = true, .gen = gen}));
+  init = register_module("init", std::make_shared<nn::Linear>(H, H, true, kFloat32, gen));
+  attn_query =
+      register_module("attn_query", std::make_shared<nn::Linear>(H, A, false, kFloat32, gen));
+  attn_key =
+      register_module("attn_key", std::make_shared<nn::Linear>(2 * H, A, true, kFloat32, gen));
+  attn_v = register_module("attn_v", std::make_shared<nn::Linear>(A, 1, false, kFloat32, gen));
+  decoder = register_module(
+      "decoder", std::make_shared<nn::GRUCell>(nn::CellConfig{c.emb + 2 * H, H, kFloat32, gen}));
+  output = register_module(
+      "output", std::make_shared<nn::Linear>(3 * H + c.emb, c.tgt_vocab, true, kFloat32, gen));
+}
+
+Attention::Memory Attention::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
+  check(src.dim() == 2 && src.dtype() == kInt64,
+        "Attention::encode: src must be int64 [B, S], got {} {}", src.dtype(), src.shape());
+  const std::int64_t B = src.size(0), S = src.size(1);
+  const auto enc = encoder->forward(src_embed->forward(src.t().contiguous()), {}, src_len);
+  Memory m;
+  m.annotations = enc.output.transpose(0, 1).contiguous();  // [B, S, 2H]
+  m.keys = attn_key->forward(m.annotations);
+  std::vector<float> mask(static_cast<std::size_t>(B * S), 0.0f);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = src_len[static_cast<std::size_t>(b)]; j < S; ++j)
+      mask[static_cast<std::size_t>(b * S + j)] = -1e9f;
+  m.mask = from_vector(mask, {B, S});
+  m.s0 = tanh(init->forward(enc.state[0].select(0, 1)));  // the backward direction's final state
+  return m;
+}
+
+std::pair<Variable, Variable> Attention::step(const Memory& m, const Variable& s,
+                                              const Variable& e) {
+  // e_tj = v^T tanh(W_q s + U_k h_j), softmax over the source's real tokens.
+  const Variable scores =
+      attn_v->forward(tanh(m.keys + attn_query->forward(s).unsqueeze(1))).squeeze(2);
+  const Variable alpha = softmax(scores + Variable(m.mask), 1);                // [B, S]
+  const Variable context = bmm(alpha.unsqueeze(1), m.annotations).squeeze(1);  // [B, 2H]
+  const Variable s_next = decoder->step(cat({e, context}, 1), {s})[0];
+  return {s_next, output->forward(cat({s_next, context, e}, 1))};
+}
+
+Variable Attention::loss(const Batch& batch) {
+  const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
+  const TargetPositions pos = target_positions(batch.gold);
+  const Memory m = encode(batch.src, batch.src_len);
+  const Variable e_all = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]
+  Variable s = m.s0;
+  std::vector<Variable> logits;
+  for (std::int64_t t = 0; t < T; ++t) {
+    auto [s_next, lg] = step(m, s, e_all.select(0, t));
+    s = s_next;
+    logits.push_back(lg);
+  }
+  const Variable all = stack(logits, 0).reshape({T * B, config_.tgt_vocab});
+  return F::cross_entropy(index_select(all, 0, pos.index), pos.gold, F::Reduction::Sum);
+}
+
+// State rows: {annotations [N, S, 2H], keys [N, S, A], mask [N, S], s [N, H]}.
+EncoderDecoder::DecoderState Attention::start_decoding(const Tensor& src,
+                                                       const std::vector<std::int64_t>& src_len) {
+  NoGradGuard no_grad;
+  const Memory m = encode(src, src_len);
+  return {m.annotations.value(), m.keys.value(), m.mask, m.s0.value()};
+}
+
+Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
+  NoGradGuard no_grad;
+  const Memory m{Variable(state[0]), Variable(state[1]), state[2], Variable(state[3])};
+  auto [s, lg] = step(m, m.s0, tgt_embed->forward(y));
+  state[3] = s.value().contiguous();
+  return log_softmax(lg, 1).value();
+}
+
+}  // namespace seqgrad::models

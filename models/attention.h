@@ -1,0 +1,55 @@
+// The attention encoder-decoder of Bahdanau, Cho and Bengio (2015): where `cho` squeezes the
+// source into one vector c, this model keeps one annotation per source token and lets every
+// decoder step look back at all of them.
+//
+//   encoder   bidirectional GRU over the embedded source: annotations h_j = [h_j^fwd; h_j^bwd]
+//   start     s_0 = tanh(W_init h_1^bwd + b)  (the backward state that has read the whole source)
+//   attention e_tj = v^T tanh(W_q s_{t-1} + U_k h_j);  alpha_t = softmax_j(e_t) over real tokens;
+//             c_t = sum_j alpha_tj h_j
+//   decoder   s_t = GRU([e(y_{t-1}); c_t], s_{t-1})
+//   output    logits = W_o [s_t; c_t; e(y_{t-1})] + b_o
+//
+// U_k h_j is computed once per source; each step is composed from differentiable ops (no fused
+// kernel yet), one GRU step and one attention read per target position.
+#pragma once
+
+#include <memory>
+
+#include "models/encoder_decoder.h"
+#include "nn/all.h"
+
+namespace seqgrad::models {
+
+struct AttentionConfig {
+  std::int64_t src_vocab = 0, tgt_vocab = 0;
+  std::int64_t emb = 32, hidden = 64, attention = 64;
+};
+
+class Attention : public EncoderDecoder {
+ public:
+  explicit Attention(const AttentionConfig& config, Generator* gen = nullptr);
+  Variable loss(const Batch& batch) override;
+  DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
+  Tensor decode_step(DecoderState& state, const Tensor& y) override;
+  const AttentionConfig& config() const { return config_; }
+
+  std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
+  std::shared_ptr<nn::Recurrent> encoder;
+  std::shared_ptr<nn::Linear> init, attn_query, attn_key, attn_v;
+  std::shared_ptr<nn::GRUCell> decoder;
+  std::shared_ptr<nn::Linear> output;
+
+ private:
+  struct Memory {
+    Variable annotations;  // [B, S, 2H]
+    Variable keys;         // [B, S, A] = U_k h_j
+    Tensor mask;           // [B, S]: 0 at real tokens, -1e9 at padding
+    Variable s0;           // [B, H]
+  };
+  Memory encode(const Tensor& src, const std::vector<std::int64_t>& src_len);
+  // One decoder step: returns {s_t, logits}.
+  std::pair<Variable, Variable> step(const Memory& m, const Variable& s, const Variable& e);
+  AttentionConfig config_;
+};
+
+}  // namespace seqgrad::models
