@@ -1,6 +1,7 @@
 // Everything in the autograd layer (and the tensor layer beneath it).
 #pragma once
 
+#include "autograd/anomaly.h"
 #include "autograd/dot.h"
 #include "autograd/engine.h"
 #include "autograd/functions.h"

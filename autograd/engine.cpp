@@ -66,6 +66,10 @@ Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backwa
   node->backward = std::move(backward);
   node->shape = value.shape();
   node->dtype = value.dtype();
+  if (AnomalyMode::is_enabled()) {
+    node->trace = capture_creation_trace();
+    check_forward_output(*node, value);
+  }
   Variable out(std::move(value), /*requires_grad=*/false);
   // The output requires grad because an input does; it is not a leaf.
   const_cast<VariableImpl*>(out.impl())->requires_grad = true;
@@ -88,6 +92,7 @@ Variable record_many(const char* op, Tensor value, const std::vector<Variable>& 
 void GradSlots::accumulate(int i, Tensor g) {
   Edge& e = edges_[i];
   if (!e.needed()) return;
+  if (AnomalyMode::is_enabled()) detail::check_backward_gradient(op_, node_, i, g);
   check(g.dtype() == e.dtype, "{} backward: gradient dtype {} does not match input dtype {}", op_,
         g.dtype(), e.dtype);
   if (!(g.shape() == e.shape)) g = sum_to(g, e.shape, op_);
@@ -192,7 +197,7 @@ void run_backward(const Variable& root, const Tensor& gradient, bool retain_grap
               "freed); pass retain_graph=true to the first backward() if you need to",
               node.op);
         check_saved_versions(node);
-        GradSlots slots(node.op, node.inputs);
+        GradSlots slots(node.op, node.inputs, &node);
         node.backward(node.grad, slots);
         node.grad = Tensor();
       }

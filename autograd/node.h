@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/anomaly.h"
 #include "autograd/backward_fn.h"
 #include "autograd/grad_mode.h"
 #include "autograd/variable.h"
@@ -36,7 +37,9 @@ using EdgeList = std::vector<Edge, PoolAllocator<Edge>>;
 
 class GradSlots {
  public:
-  GradSlots(const char* op, EdgeList& edges) : op_(op), edges_(edges) {}
+  // `node` (optional) is the op whose backward is running: anomaly mode names where it was made.
+  GradSlots(const char* op, EdgeList& edges, const Node* node = nullptr)
+      : op_(op), edges_(edges), node_(node) {}
 
   class Slot {
    public:
@@ -58,6 +61,7 @@ class GradSlots {
   void accumulate(int i, Tensor g);
   const char* op_;
   EdgeList& edges_;
+  const Node* node_;
 };
 
 struct SavedTensor {
@@ -75,6 +79,7 @@ struct Node {
   Tensor grad;  // dL/d(output), accumulated while backward() runs
   std::uint64_t visit_mark = 0;
   bool freed = false;
+  std::unique_ptr<CreationTrace> trace;  // only recorded in anomaly mode
 
   Node() = default;
   Node(const Node&) = delete;

@@ -5,11 +5,12 @@ namespace seqgrad::models {
 namespace F = nn::functional;
 
 Attention::Attention(const AttentionConfig& c, Generator* gen)
-    : EncoderDecoder("Attention"), config_(c) {
-  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.attention > 0,
-        "Attention: vocabularies must hold the 4 specials and sizes must be positive, got "
-        "src_vocab={} tgt_vocab={} emb={} hidden={} attention={}",
-        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.attention);
+    : EncoderDecoder("Attention"), config_(c), gen_(gen) {
+  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.attention > 0 &&
+            c.dropout >= 0 && c.dropout < 1,
+        "Attention: vocabularies must hold the 4 specials, sizes must be positive and dropout in "
+        "[0, 1), got src_vocab={} tgt_vocab={} emb={} hidden={} attention={} dropout={}",
+        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.attention, c.dropout);
   const std::int64_t H = c.hidden, A = c.attention;
   src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
                                                c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
@@ -34,7 +35,9 @@ Attention::Memory Attention::encode(const Tensor& src, const std::vector<std::in
   check(src.dim() == 2 && src.dtype() == kInt64,
         "Attention::encode: src must be int64 [B, S], got {} {}", src.dtype(), src.shape());
   const std::int64_t B = src.size(0), S = src.size(1);
-  const auto enc = encoder->forward(src_embed->forward(src.t().contiguous()), {}, src_len);
+  const Variable x =
+      F::dropout(src_embed->forward(src.t().contiguous()), config_.dropout, is_training(), gen_);
+  const auto enc = encoder->forward(x, {}, src_len);
   Memory m;
   m.annotations = enc.output.transpose(0, 1).contiguous();  // [B, S, 2H]
   m.keys = attn_key->forward(m.annotations);
@@ -54,24 +57,36 @@ std::pair<Variable, Variable> Attention::step(const Memory& m, const Variable& s
       attn_v->forward(tanh(m.keys + attn_query->forward(s).unsqueeze(1))).squeeze(2);
   const Variable alpha = softmax(scores + Variable(m.mask), 1);                // [B, S]
   const Variable context = bmm(alpha.unsqueeze(1), m.annotations).squeeze(1);  // [B, 2H]
-  const Variable s_next = decoder->step(cat({e, context}, 1), {s})[0];
-  return {s_next, output->forward(cat({s_next, context, e}, 1))};
+  return {decoder->step(cat({e, context}, 1), {s})[0], context};
 }
 
+Variable Attention::readout(const Variable& s, const Variable& context, const Variable& e) {
+  const Variable x = cat({s, context, e}, -1);
+  return output->forward(F::dropout(x, config_.dropout, is_training(), gen_));
+}
+
+// The recurrence runs step by step; the output layer then runs once, as one GEMM, over the real
+// target positions of all steps (none is spent on padding).
 Variable Attention::loss(const Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const TargetPositions pos = target_positions(batch.gold);
   const Memory m = encode(batch.src, batch.src_len);
   const Variable e_all = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]
   Variable s = m.s0;
-  std::vector<Variable> logits;
+  std::vector<Variable> states, contexts;
   for (std::int64_t t = 0; t < T; ++t) {
-    auto [s_next, lg] = step(m, s, e_all.select(0, t));
+    auto [s_next, context] = step(m, s, e_all.select(0, t));
     s = s_next;
-    logits.push_back(lg);
+    states.push_back(s);
+    contexts.push_back(context);
   }
-  const Variable all = stack(logits, 0).reshape({T * B, config_.tgt_vocab});
-  return F::cross_entropy(index_select(all, 0, pos.index), pos.gold, F::Reduction::Sum);
+  auto real = [&](const std::vector<Variable>& per_step) {  // [T, B, n] -> [N, n]
+    const Variable all = stack(per_step, 0);
+    return index_select(all.reshape({T * B, all.size(2)}), 0, pos.index);
+  };
+  const Variable logits =
+      readout(real(states), real(contexts), index_select(e_all.reshape({T * B, -1}), 0, pos.index));
+  return F::cross_entropy(logits, pos.gold, F::Reduction::Sum);
 }
 
 // State rows: {annotations [N, S, 2H], keys [N, S, A], mask [N, S], s [N, H]}.
@@ -85,9 +100,10 @@ EncoderDecoder::DecoderState Attention::start_decoding(const Tensor& src,
 Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
   NoGradGuard no_grad;
   const Memory m{Variable(state[0]), Variable(state[1]), state[2], Variable(state[3])};
-  auto [s, lg] = step(m, m.s0, tgt_embed->forward(y));
+  const Variable e = tgt_embed->forward(y);
+  auto [s, context] = step(m, m.s0, e);
   state[3] = s.value().contiguous();
-  return log_softmax(lg, 1).value();
+  return log_softmax(readout(s, context, e), 1).value();
 }
 
 }  // namespace seqgrad::models

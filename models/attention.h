@@ -23,6 +23,7 @@ namespace seqgrad::models {
 struct AttentionConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
   std::int64_t emb = 32, hidden = 64, attention = 64;
+  double dropout = 0.0;  // training only: on the source embeddings and the output layer's input
 };
 
 class Attention : public EncoderDecoder {
@@ -47,9 +48,12 @@ class Attention : public EncoderDecoder {
     Variable s0;           // [B, H]
   };
   Memory encode(const Tensor& src, const std::vector<std::int64_t>& src_len);
-  // One decoder step: returns {s_t, logits}.
+  // One decoder step: returns {s_t, c_t}.
   std::pair<Variable, Variable> step(const Memory& m, const Variable& s, const Variable& e);
+  // logits = W_o [s; c; e] + b_o for rows of s [N, H], c [N, 2H], e [N, E].
+  Variable readout(const Variable& s, const Variable& context, const Variable& e);
   AttentionConfig config_;
+  Generator* gen_;  // dropout masks
 };
 
 }  // namespace seqgrad::models

@@ -17,11 +17,12 @@ ChoDecoder::ChoDecoder(std::int64_t emb, std::int64_t hidden, Generator* gen)
   bias_hh = register_parameter("bias_hh", uniform({3 * hidden}));
 }
 
-Cho::Cho(const ChoConfig& c, Generator* gen) : EncoderDecoder("Cho"), config_(c) {
-  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.maxout > 0,
-        "Cho: vocabularies must hold the 4 specials and sizes must be positive, got "
-        "src_vocab={} tgt_vocab={} emb={} hidden={} maxout={}",
-        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.maxout);
+Cho::Cho(const ChoConfig& c, Generator* gen) : EncoderDecoder("Cho"), config_(c), gen_(gen) {
+  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.maxout > 0 &&
+            c.dropout >= 0 && c.dropout < 1,
+        "Cho: vocabularies must hold the 4 specials, sizes must be positive and dropout in [0, 1), "
+        "got src_vocab={} tgt_vocab={} emb={} hidden={} maxout={} dropout={}",
+        c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.maxout, c.dropout);
   // Registration order = the reference's parameter order.
   src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
                                                c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
@@ -42,10 +43,14 @@ Cho::Cho(const ChoConfig& c, Generator* gen) : EncoderDecoder("Cho"), config_(c)
       "output", std::make_shared<nn::Linear>(c.maxout, c.tgt_vocab, true, kFloat32, gen));
 }
 
+Variable Cho::drop(const Variable& x) const {
+  return F::dropout(x, config_.dropout, is_training(), gen_);
+}
+
 Variable Cho::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
   check(src.dim() == 2 && src.dtype() == kInt64, "Cho::encode: src must be int64 [B, S], got {} {}",
         src.dtype(), src.shape());
-  const Variable x = src_embed->forward(src.t().contiguous());  // [S, B, E], time-first
+  const Variable x = drop(src_embed->forward(src.t().contiguous()));  // [S, B, E], time-first
   const Variable h_n = encoder->run(x, {}, src_len).state[0];
   return tanh(context->forward(h_n));
 }
@@ -57,10 +62,10 @@ Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c,
                      const Tensor& context_of) {
   const std::int64_t H = config_.hidden, E = config_.emb;
   const Variable& w = readout->weight;
-  Variable per_sequence = F::linear(c, w.narrow(1, H + E, H), readout->bias);
+  Variable per_sequence = F::linear(drop(c), w.narrow(1, H + E, H), readout->bias);
   if (context_of.defined()) per_sequence = index_select(per_sequence, 0, context_of);
   const Variable t =
-      F::linear(s, w.narrow(1, 0, H)) + F::linear(e, w.narrow(1, H, E)) + per_sequence;
+      F::linear(drop(s), w.narrow(1, 0, H)) + F::linear(e, w.narrow(1, H, E)) + per_sequence;
   Dims pairs = t.shape();
   pairs[pairs.size() - 1] = config_.maxout;
   pairs.push_back(2);
@@ -74,7 +79,7 @@ Cho::DecoderStates Cho::decode_states(const Variable& c, const Tensor& prev,
         "Cho::decode: prev must be int64 [B, T] with B = {}, got {} {}", c.size(0), prev.dtype(),
         prev.shape());
   const Variable s0 = tanh(init->forward(c));
-  const Variable e = tgt_embed->forward(prev.t().contiguous());  // [T, B, E]
+  const Variable e = drop(tgt_embed->forward(prev.t().contiguous()));  // [T, B, E]
   const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih);
   // C c is the same at every step: it joins b_hh as a per-sequence recurrent bias [B, 3H].
   const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);

@@ -22,6 +22,9 @@ namespace seqgrad::models {
 struct ChoConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
   std::int64_t emb = 32, hidden = 64, maxout = 32;
+  // Training only: dropout on both embeddings and on the readout's inputs s and c (not in the
+  // paper or cho.py; checkpoints are the same either way). c's mask is drawn once per sequence.
+  double dropout = 0.0;
 };
 
 // The decoder's parameters: a GRU plus weight_ch, the context's weight in every gate.
@@ -63,7 +66,9 @@ class Cho : public EncoderDecoder {
   // sequence of each position; undefined when N = B in order) -> logits [N, Vt].
   Variable logits(const Variable& s, const Variable& e, const Variable& c,
                   const Tensor& context_of);
+  Variable drop(const Variable& x) const;  // dropout in training mode
   ChoConfig config_;
+  Generator* gen_;  // dropout masks
 };
 
 }  // namespace seqgrad::models

@@ -38,10 +38,19 @@ Tensor EncoderDecoder::greedy(const Tensor& src, const std::vector<std::int64_t>
   DecoderState state = start_decoding(src, src_len);
   const std::int64_t B = src.size(0);
   Tensor y = full({B}, static_cast<double>(kBos), kInt64);
-  Tensor out = Tensor::empty({B, max_len}, kInt64);
-  for (std::int64_t t = 0; t < max_len; ++t) {
+  // Stops once every row has produced EOS; the columns not decoded then stay EOS.
+  Tensor out = full({B, max_len}, static_cast<double>(kEos), kInt64);
+  std::vector<bool> ended(static_cast<std::size_t>(B), false);
+  std::int64_t live = B;
+  for (std::int64_t t = 0; t < max_len && live > 0; ++t) {
     y = argmax(decode_step(state, y), 1);
     out.select(1, t).copy_(y);
+    const auto* ids = y.data<std::int64_t>();
+    for (std::int64_t b = 0; b < B; ++b)
+      if (!ended[static_cast<std::size_t>(b)] && ids[b] == kEos) {
+        ended[static_cast<std::size_t>(b)] = true;
+        --live;
+      }
   }
   train(was_training);
   return out;

@@ -16,7 +16,8 @@ class EncoderDecoder : public nn::Module {
   // Summed negative log-likelihood of batch.gold (PAD ignored), teacher forcing; divide by
   // batch.target_tokens for the per-token mean.
   virtual Variable loss(const Batch& batch) = 0;
-  // Greedy decoding: [B, max_len] target ids, no gradient. Positions after an EOS are filled too.
+  // Greedy decoding: [B, max_len] target ids, no gradient. Stops when every row has produced
+  // EOS; positions after a row's EOS hold arbitrary ids (EOS once all rows have ended).
   Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len, std::int64_t max_len);
 
   // Step-by-step decoding, what greedy and beam search are built on. The state's tensors have the

@@ -69,12 +69,14 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
     check(v > 0 && v <= 65536, "model config: '{}' = {} is out of range [1, 65536]", key, v);
     return v;
   };
+  const double dropout = config.value("dropout", 0.0);
   if (model == "attention")
-    return std::make_shared<Attention>(
-        AttentionConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("attention")}, gen);
+    return std::make_shared<Attention>(AttentionConfig{src_vocab, tgt_vocab, size("emb"),
+                                                       size("hidden"), size("attention"), dropout},
+                                       gen);
   if (model == "cho")
     return std::make_shared<Cho>(
-        ChoConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("maxout")}, gen);
+        ChoConfig{src_vocab, tgt_vocab, size("emb"), size("hidden"), size("maxout"), dropout}, gen);
   Seq2SeqConfig c{src_vocab, tgt_vocab};
   check(config.contains("cell") && config["cell"].is_string(), "model config {} needs a 'cell'",
         config_json);
@@ -83,7 +85,7 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
   c.hidden = size("hidden");
   c.layers = size("layers");
   c.reverse_source = config.value("reverse_source", false);
-  c.dropout = config.value("dropout", 0.0);
+  c.dropout = dropout;
   return std::make_shared<Seq2Seq>(c, gen);
 }
 

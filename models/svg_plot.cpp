@@ -385,45 +385,48 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
   return svg_document(kWidth, kHeight, title, body);
 }
 
-TrainingMetrics parse_metrics_csv(const std::string& csv_text, const std::string& source_name) {
+std::vector<std::vector<double>> csv_columns(const std::string& csv_text,
+                                             const std::string& source_name,
+                                             const std::vector<std::string>& names) {
   const std::vector<std::string_view> lines = split_lines(csv_text);
   check(!lines.empty() && !trim(lines[0]).empty(), "{}: line 1: no header (the file is empty)",
         source_name);
   const std::vector<std::string_view> header = split_fields(lines[0]);
-  auto column = [&](std::string_view name) {
+  std::vector<std::size_t> index;
+  for (const std::string& name : names) {
     const auto it = std::find(header.begin(), header.end(), name);
     check(it != header.end(), "{}: line 1: no column '{}' in the header ({})", source_name, name,
           join(header, ","));
-    return static_cast<std::size_t>(it - header.begin());
-  };
-  const std::size_t c_step = column("step"), c_train = column("train_loss"),
-                    c_dev = column("dev_loss"), c_acc = column("dev_sequence_accuracy");
-
-  TrainingMetrics m;
+    index.push_back(static_cast<std::size_t>(it - header.begin()));
+  }
+  std::vector<std::vector<double>> columns(names.size());
   for (std::size_t n = 1; n < lines.size(); ++n) {
-    if (trim(lines[n]).empty()) continue;
+    const std::string_view line = trim(lines[n]);
+    if (line.empty() || line.front() == '{') continue;  // `seqgrad eval`'s JSON summary line
     const std::size_t line_number = n + 1;
     const std::vector<std::string_view> fields = split_fields(lines[n]);
     check(fields.size() == header.size(), "{}: line {}: {} fields, but the header has {}",
           source_name, line_number, fields.size(), header.size());
-    auto number = [&](std::size_t c) {
-      const std::string_view f = fields[c];
-      if (f.empty()) return kNaN;
-      double v = 0;
-      const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
-      check(ec == std::errc() && end == f.data() + f.size(),
-            "{}: line {}: column '{}': '{}' is not a number", source_name, line_number, header[c],
-            f);
-      return v;
-    };
-    m.step.push_back(number(c_step));
-    m.train_loss.push_back(number(c_train));
-    m.dev_loss.push_back(number(c_dev));
-    m.dev_sequence_accuracy.push_back(number(c_acc));
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const std::string_view f = fields[index[k]];
+      double v = kNaN;
+      if (!f.empty()) {
+        const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
+        check(ec == std::errc() && end == f.data() + f.size(),
+              "{}: line {}: column '{}': '{}' is not a number", source_name, line_number, names[k],
+              f);
+      }
+      columns[k].push_back(v);
+    }
   }
-  check(!m.step.empty(), "{}: no data rows after the header (has training logged yet?)",
-        source_name);
-  return m;
+  check(!columns[0].empty(), "{}: no data rows after the header", source_name);
+  return columns;
+}
+
+TrainingMetrics parse_metrics_csv(const std::string& csv_text, const std::string& source_name) {
+  auto c = csv_columns(csv_text, source_name,
+                       {"step", "train_loss", "dev_loss", "dev_sequence_accuracy"});
+  return {std::move(c[0]), std::move(c[1]), std::move(c[2]), std::move(c[3])};
 }
 
 std::string training_curves_svg(const std::vector<Run>& runs, const std::string& heading) {

@@ -40,15 +40,21 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
                            const std::string& y_label, const std::vector<Series>& series,
                            bool y_from_zero);
 
+// The named columns of CSV text, each as one value per data row, found by their header names
+// (order free, other columns ignored). An empty field reads as NaN; lines starting with '{' (the
+// JSON line `seqgrad eval` ends with) are skipped. Throws Error naming source_name and the line
+// for a missing column, a row with the wrong number of fields, a field that is not a number, or
+// no data rows.
+std::vector<std::vector<double>> csv_columns(const std::string& csv_text,
+                                             const std::string& source_name,
+                                             const std::vector<std::string>& names);
+
 // The columns of metrics.csv that the training curves use (one entry per CSV row).
 struct TrainingMetrics {
   std::vector<double> step, train_loss, dev_loss, dev_sequence_accuracy;  // accuracy in 0..1
 };
 
-// Parses metrics.csv text. Columns are found by their header names (their order does not
-// matter and other columns are ignored); an empty field reads as NaN (a missing value). Throws
-// Error naming source_name and the line for a missing column, a row with the wrong number of
-// fields, a field that is not a number, or a file without data rows.
+// Parses metrics.csv text with csv_columns (same rules and errors).
 TrainingMetrics parse_metrics_csv(const std::string& csv_text, const std::string& source_name);
 
 struct Run {

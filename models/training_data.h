@@ -20,8 +20,16 @@ struct TrainingData {
   std::vector<Pair> dev;
   std::vector<G2PEntry> dev_words;  // g2p: the dev words with all their pronunciations
 
-  // n training pairs drawn with gen.
-  std::vector<Pair> sample(std::int64_t n, Generator& gen) const;
+  // Training pair indices sorted by source length (ties in a fixed random order): the
+  // buckets of sample(..., bucket = true). Filled by tsv_data and g2p_data.
+  std::vector<std::size_t> by_length;
+
+  // n training pairs drawn with gen, uniformly with replacement. With `bucket`, all n come from
+  // one bucket of sequences of similar source length (less padding, so less wasted work per
+  // batch) while every pair keeps the same chance of being drawn: a generated task draws one
+  // length for the whole batch; a data set draws a pair uniformly, takes the bucket of 16n
+  // neighbours in length order that holds it, and draws the rest from that bucket.
+  std::vector<Pair> sample(std::int64_t n, Generator& gen, bool bucket = false) const;
 };
 
 TrainingData task_data(const TaskOptions& task);

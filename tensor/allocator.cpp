@@ -7,6 +7,24 @@
 
 #include "tensor/error.h"
 
+// Under AddressSanitizer a cached block is poisoned while it sits in a free list, and only the
+// bytes a tensor asked for are unpoisoned when it is handed out: a use after free, or a read
+// past the end into the rounding slack, is reported although the memory never went back to
+// malloc.
+#if defined(__SANITIZE_ADDRESS__)
+#define SEQGRAD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEQGRAD_ASAN 1
+#endif
+#endif
+#ifdef SEQGRAD_ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
+
 namespace seqgrad {
 
 CachingAllocator& CachingAllocator::global() {
@@ -29,21 +47,39 @@ std::size_t CachingAllocator::size_class(std::size_t rounded) {
   return 64 + static_cast<std::size_t>(e - 12) * 4 + (k - 4);
 }
 
-void* CachingAllocator::allocate(std::size_t nbytes) {
-  const std::size_t size = round_size(nbytes);
+std::size_t CachingAllocator::class_size(std::size_t c) {
+  if (c < 64) return (c + 1) * kAlignment;
+  const std::size_t e = 12 + (c - 64) / 4, k = 4 + (c - 64) % 4;
+  return k << (e - 2);
+}
+
+void* CachingAllocator::allocate(std::size_t nbytes, std::size_t* capacity) {
+  const std::size_t size = round_size(nbytes), exact = size_class(size);
   {
     std::lock_guard lock(mutex_);
     ++stats_.allocations;
-    stats_.live_bytes += size;
-    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
-    std::vector<void*>& list = free_lists_[size_class(size)];
-    if (!list.empty()) {
+    // The exact size class first; a caller that takes the capacity back may also get a cached
+    // block of a larger class, up to 4x the size (or 16 KiB for small requests). Batches of
+    // varying length then reuse the blocks of the longest batch seen instead of calling the
+    // system for each new size.
+    const std::size_t last = capacity == nullptr ? exact : kClasses - 1;
+    const std::size_t limit = std::max<std::size_t>(4 * size, 16384);
+    for (std::size_t c = exact; c <= last && class_size(c) <= limit; ++c) {
+      std::vector<void*>& list = free_lists_[c];
+      if (list.empty()) continue;
       void* p = list.back();
       list.pop_back();
-      stats_.cached_bytes -= size;
+      const std::size_t block = class_size(c);
+      stats_.cached_bytes -= block;
+      stats_.live_bytes += block;
+      stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
+      if (capacity != nullptr) *capacity = block;
+      ASAN_UNPOISON_MEMORY_REGION(p, nbytes);
       return p;
     }
     ++stats_.system_allocations;
+    stats_.live_bytes += size;
+    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
   }
   void* p = std::aligned_alloc(kAlignment, size);
   if (p == nullptr) {
@@ -56,12 +92,15 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
       fail("allocate: out of memory allocating {} bytes", size);
     }
   }
+  if (capacity != nullptr) *capacity = size;
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + nbytes, size - nbytes);
   return p;
 }
 
 void CachingAllocator::deallocate(void* ptr, std::size_t nbytes) {
   if (ptr == nullptr) return;
   const std::size_t size = round_size(nbytes);
+  ASAN_POISON_MEMORY_REGION(ptr, size);
   std::lock_guard lock(mutex_);
   stats_.live_bytes -= size;
   stats_.cached_bytes += size;
@@ -81,7 +120,7 @@ void CachingAllocator::reset_peak() {
 void CachingAllocator::release_cached() {
   std::lock_guard lock(mutex_);
   for (auto& blocks : free_lists_) {
-    for (void* p : blocks) std::free(p);
+    for (void* p : blocks) std::free(p);  // ASan's free() accepts poisoned blocks
     stats_.system_frees += blocks.size();
     blocks.clear();
   }

@@ -27,7 +27,11 @@ class CachingAllocator {
   // so tensors in static objects can still be freed safely during shutdown.
   static CachingAllocator& global();
 
-  void* allocate(std::size_t nbytes);
+  // A block of at least nbytes. With `capacity`, the block may come from a larger size class
+  // (at most 4x, or 16 KiB) and *capacity receives its real size, which deallocate must then be
+  // given.
+  void* allocate(std::size_t nbytes, std::size_t* capacity = nullptr);
+  // nbytes: as asked of allocate, or the capacity it returned.
   void deallocate(void* ptr, std::size_t nbytes);
   AllocatorStats stats() const;
   void reset_peak();
@@ -38,6 +42,7 @@ class CachingAllocator {
   static std::size_t round_size(std::size_t nbytes);
   // Index of a rounded size's free list: 64 lists up to 4 KiB, then four per power of two.
   static std::size_t size_class(std::size_t rounded);
+  static std::size_t class_size(std::size_t size_class);  // the inverse
 
  private:
   static constexpr std::size_t kClasses = 64 + 4 * 52;  // up to 2^64 bytes

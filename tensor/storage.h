@@ -13,8 +13,8 @@ namespace seqgrad {
 class Storage {
  public:
   explicit Storage(std::size_t nbytes)
-      : data_(CachingAllocator::global().allocate(nbytes)), nbytes_(nbytes) {}
-  ~Storage() { CachingAllocator::global().deallocate(data_, nbytes_); }
+      : data_(CachingAllocator::global().allocate(nbytes, &capacity_)), nbytes_(nbytes) {}
+  ~Storage() { CachingAllocator::global().deallocate(data_, capacity_); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
@@ -24,6 +24,7 @@ class Storage {
   void bump_version() { ++version_; }
 
  private:
+  std::size_t capacity_ = 0;  // the block's real size (declared first: allocate() sets it)
   void* data_;
   std::size_t nbytes_;
   std::uint64_t version_ = 0;

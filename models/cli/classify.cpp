@@ -23,6 +23,7 @@ struct ClassifyOptions {
   double lr = 0.01;
   double momentum = 0.9;
   std::string schedule = "none";
+  std::int64_t max_steps = 0;  // per epoch; 0: the whole training set
   int threads = 1;
   std::uint64_t seed = 0;
 };
@@ -58,6 +59,7 @@ void run_classify(const ClassifyOptions& o) {
   check(o.epochs >= 1 && o.epochs <= 1000, "classify: --epochs must be 1..1000, got {}", o.epochs);
   check(o.batch >= 1 && o.batch <= 60000, "classify: --batch must be 1..60000, got {}", o.batch);
   check(o.lr > 0 && std::isfinite(o.lr), "classify: --lr must be positive, got {}", o.lr);
+  check(o.max_steps >= 0, "classify: --max-steps must be >= 0, got {}", o.max_steps);
   check(o.threads >= 1 && o.threads <= 256, "classify: --threads must be 1..256, got {}",
         o.threads);
   set_num_threads(o.threads, models::kFashionCnnBlasThreads);
@@ -89,9 +91,13 @@ void run_classify(const ClassifyOptions& o) {
   std::int64_t images = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const Tensor order = randperm(n, &gen);
-    Progress bar(fmt::format("epoch {}/{}", epoch, o.epochs), steps_per_epoch, "img");
+    // --max-steps shortens each epoch (for benchmarks, as bench/torch_cnn.py --max-steps).
+    const std::int64_t steps =
+        o.max_steps > 0 ? std::min(o.max_steps, steps_per_epoch) : steps_per_epoch;
+    Progress bar(fmt::format("epoch {}/{}", epoch, o.epochs), steps, "img");
     double loss_sum = 0;
-    for (std::int64_t step = 0; step < steps_per_epoch; ++step) {
+    std::int64_t epoch_images = 0;
+    for (std::int64_t step = 0; step < steps; ++step) {
       const std::int64_t start = step * o.batch, len = std::min<std::int64_t>(o.batch, n - start);
       const Tensor idx = order.narrow(0, start, len);
       const Variable x(index_select(train.images, 0, idx));
@@ -102,12 +108,13 @@ void run_classify(const ClassifyOptions& o) {
       opt.step();
       if (cosine) cosine->step();
       loss_sum += loss.item();
+      epoch_images += len;
       bar.update(step + 1, len,
                  fmt::format("loss {:.4f}", loss_sum / static_cast<double>(step + 1)));
     }
     train_seconds += bar.seconds();
-    images += n;
-    bar.finish(fmt::format("loss {:.4f}", loss_sum / static_cast<double>(steps_per_epoch)));
+    images += epoch_images;
+    bar.finish(fmt::format("loss {:.4f}", loss_sum / static_cast<double>(steps)));
     test_acc = accuracy(*net, test);
     fmt::print(stderr, "epoch {}: test accuracy {:.2f}%\n", epoch, 100.0 * test_acc);
   }
@@ -128,6 +135,8 @@ void add_classify_command(CLI::App& app) {
   cmd->add_option("--lr", o->lr, "Learning rate of SGD")->capture_default_str();
   cmd->add_option("--momentum", o->momentum, "Momentum of SGD")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "Learning-rate schedule: none or cosine (per step)")
+      ->capture_default_str();
+  cmd->add_option("--max-steps", o->max_steps, "Steps per epoch at most (0: the whole set)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "OpenBLAS threads")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of initialisation and shuffling")->capture_default_str();

@@ -1,6 +1,8 @@
 // `seqgrad plot DIR... [--out FILE]`: draws the training curves of DIR/metrics.csv (as written by
 // `seqgrad train --out DIR`) into an SVG file: losses and dev sequence accuracy against the step.
 // With several DIRs the runs are overlaid, each labelled with its folder name.
+// `seqgrad plot --by-length FILE... --out F.svg` draws instead held-out exact match against source
+// length from the CSV tables of `seqgrad eval --by-length`, one line per file (its stem).
 #include <fmt/core.h>
 
 #include <filesystem>
@@ -21,7 +23,8 @@ namespace fs = std::filesystem;
 
 struct PlotOptions {
   std::vector<std::string> dirs;
-  std::string out;  // empty: DIR/curves.svg (only with one DIR)
+  std::vector<std::string> by_length;  // CSV files of `seqgrad eval --by-length`
+  std::string out;                     // empty: DIR/curves.svg (only with one DIR)
 };
 
 std::string read_text(const fs::path& path) {
@@ -69,7 +72,24 @@ void write_atomically(const fs::path& path, const std::string& text) {
   }
 }
 
+void plot_by_length(const PlotOptions& o) {
+  check(!o.out.empty(), "plot --by-length: give the output file with --out FILE.svg");
+  check(o.dirs.empty(), "plot: give either run folders or --by-length files, not both");
+  std::vector<plot::Series> series;
+  for (const std::string& file : o.by_length) {
+    auto c = plot::csv_columns(read_text(file), file, {"source_length", "sequence_accuracy"});
+    for (double& a : c[1]) a *= 100;
+    series.push_back({fs::path(file).stem().string(), c[0], c[1]});
+  }
+  write_atomically(o.out, plot::line_chart_svg("Exact match by source length", "source length",
+                                               "held-out sequence accuracy (%)", series, true));
+  fmt::print("{}\n", o.out);
+}
+
 void run_plot(const PlotOptions& o) {
+  if (!o.by_length.empty()) return plot_by_length(o);
+  check(!o.dirs.empty(),
+        "plot: give run folders (written by `seqgrad train --out`) or --by-length");
   check(o.dirs.size() == 1 || !o.out.empty(),
         "plot: with several runs, give the output file with --out FILE.svg");
   std::vector<plot::Run> runs;
@@ -95,7 +115,9 @@ void add_plot_command(CLI::App& app) {
   auto o = std::make_shared<PlotOptions>();
   CLI::App* cmd = app.add_subcommand(
       "plot", "Draw the training curves of DIR/metrics.csv as an SVG (several DIRs: overlaid)");
-  cmd->add_option("dirs", o->dirs, "Folders written by `seqgrad train --out`")->required();
+  cmd->add_option("dirs", o->dirs, "Folders written by `seqgrad train --out`");
+  cmd->add_option("--by-length", o->by_length,
+                  "Instead: CSV files of `seqgrad eval --by-length`, drawn as accuracy by length");
   cmd->add_option("--out", o->out, "SVG file to write (default: DIR/curves.svg)");
   cmd->callback([o] { run_plot(*o); });
 }

@@ -41,6 +41,28 @@ expect_error "unknown task" "unknown task 'revers'" train --task revers --out "$
 expect_error "absurd sizes" "sizes out of range" train --hidden 0 --out "$tmp/run"
 expect_error "absurd batch" "--batch must be" train --batch 0 --out "$tmp/run"
 expect_error "bad lengths" "--min-len" train --task copy --min-len 9 --max-len 3 --out "$tmp/run"
+expect_error "resume without a run" "last.state.safetensors" train --resume --out "$tmp/none"
+expect_error "bad --nonfinite" "--nonfinite must be stop or skip" train --nonfinite ignore --out "$tmp/run"
+expect_error "bad --schedule" "unknown --schedule 'linear'" train --schedule linear --out "$tmp/run"
+expect_error "bad dropout" "--dropout must be in" train --dropout 1.5 --out "$tmp/run"
+head -c 200 "$(dirname "$0")/../fixtures/cho/reference.safetensors" > "$tmp/truncated.safetensors"
+expect_error "truncated checkpoint" "truncated.safetensors" eval --checkpoint "$tmp/truncated.safetensors" --task reverse
+expect_error "missing image data" "not found in" classify --data-dir "$tmp/none"
+
+# A run that diverges stops at the first non-finite loss, with an error as its last line, and
+# writes no checkpoint after it (here: none at all, the first evaluation was never reached).
+small=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --steps 300
+  --eval-every 300 --threads 1)
+"$seqgrad" train "${small[@]}" --lr 1e12 --clip 0 --out "$tmp/nan" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ "$rc" -eq 0 ] || ! tail -1 "$tmp/err" | grep -q "^seqgrad: error: train: step [0-9]*: non-finite" ||
+  [ -e "$tmp/nan/last.safetensors" ]; then
+  echo "FAIL: divergence (exit $rc):"
+  tail -3 "$tmp/err"
+  failures=$((failures + 1))
+else
+  echo "ok: divergence: $(tail -1 "$tmp/err")"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"

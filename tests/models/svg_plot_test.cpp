@@ -241,3 +241,19 @@ TEST_CASE("training_curves_svg draws losses and accuracy, and overlays several r
           training_curves_svg(kHeader + "1,2\n", "x/metrics.csv");
         }).starts_with("x/metrics.csv: line 2:"));
 }
+
+TEST_CASE("svg plot: csv_columns reads named columns and skips eval's JSON summary line") {
+  const std::string text =
+      "source_length,sequences,sequence_accuracy\n5,40,0.9750\n6,38,\n"
+      "{\"loss\": 0.1, \"tokens\": 9}\n";
+  const auto c = plot::csv_columns(text, "by_length.csv", {"sequence_accuracy", "source_length"});
+  REQUIRE(c.size() == 2);
+  REQUIRE(c[0].size() == 2);
+  CHECK(c[0][0] == 0.975);
+  CHECK(std::isnan(c[0][1]));  // empty field: a missing value
+  CHECK(c[1] == std::vector<double>{5, 6});
+  CHECK_THROWS_WITH_AS(plot::csv_columns(text, "by_length.csv", {"wer"}),
+                       doctest::Contains("by_length.csv: line 1: no column 'wer'"), Error);
+  CHECK_THROWS_WITH_AS(plot::csv_columns("source_length\n5\nfive\n", "f.csv", {"source_length"}),
+                       doctest::Contains("f.csv: line 3: column 'source_length': 'five'"), Error);
+}

@@ -121,3 +121,25 @@ TEST_CASE("allocator: blocks are 64-byte aligned, raw allocate and deallocate") 
   alloc.deallocate(nullptr, 100);  // a no-op
   CHECK(alloc.stats().live_bytes == live);
 }
+
+TEST_CASE("allocator: a tensor reuses a cached block of a larger class, up to 4x its size") {
+  auto& alloc = CachingAllocator::global();
+  alloc.release_cached();
+  const std::size_t big_block = CachingAllocator::round_size(1234567 * sizeof(float));
+  const auto sys = alloc.stats().system_allocations;
+  { Tensor big = empty({1234567}); }
+  CHECK(alloc.stats().system_allocations == sys + 1);
+  {
+    // 700,000 floats round to a smaller class, but the cached 4.9 MB block is within 4x.
+    Tensor smaller = empty({700000});
+    CHECK(alloc.stats().system_allocations == sys + 1);
+    CHECK(alloc.stats().cached_bytes == 0);
+    CHECK(CachingAllocator::class_size(CachingAllocator::size_class(big_block)) == big_block);
+  }
+  // Back in its own class: the big size is served from the cache again.
+  { Tensor big_again = empty({1234567}); }
+  CHECK(alloc.stats().system_allocations == sys + 1);
+  // A request under a quarter of the cached block's size does not take it.
+  { Tensor tiny = empty({100000}); }
+  CHECK(alloc.stats().system_allocations == sys + 2);
+}

@@ -1,0 +1,155 @@
+// bench_models: training or greedy-decoding throughput of one encoder-decoder on the `reverse`
+// task; the seqgrad side of bench/compare. bench/torch_models.py is the PyTorch side: same
+// options, same data definition, same JSON line, so the two can be run back to back.
+//
+//   bench_models --model cho|seq2seq|attention --mode train|decode --hidden 256 --threads 1
+//
+// All batches are generated before the clock starts. train: loss / target tokens, backward,
+// clip 5, Adam 1e-3 (what `seqgrad train` does per step). decode: greedy from fresh parameters
+// for up to (longest source + EOS) + 2 steps, stopping once every row has produced EOS;
+// sequences/s is the figure to compare (tokens/s counts the full max_len x batch).
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "models/seq2seq_io.h"
+#include "models/training_data.h"
+#include "optim/all.h"
+
+using namespace seqgrad;
+
+namespace {
+
+struct Options {
+  std::string model = "cho", mode = "train";
+  std::int64_t emb = 64, hidden = 128, maxout = 0, layers = 2, attention = 0, batch = 64;
+  std::int64_t steps = 30, warmup = 3, min_len = 5, max_len = 20;
+  int threads = 1;
+  std::uint64_t seed = 0;
+};
+
+std::string model_config(const Options& o) {
+  nlohmann::json c = {{"emb", o.emb}, {"hidden", o.hidden}};
+  if (o.model == "cho") c["maxout"] = o.maxout > 0 ? o.maxout : o.hidden / 2;
+  if (o.model == "attention") c["attention"] = o.attention > 0 ? o.attention : o.hidden;
+  if (o.model == "seq2seq") {
+    c["cell"] = "lstm";
+    c["layers"] = o.layers;
+  }
+  return c.dump();
+}
+
+// GEMM floating-point operations of one `cho` training step (forward + backward = 3x forward,
+// 2 FLOPs per multiply-add), counting only real tokens (the kernels skip padding): per source
+// token the GRU's input and recurrent products, 6H(E + H); per target token the decoder's, 6H(E +
+// H), the readout's token share, 4M(H + E), and the output layer, 2MV; per sequence the context,
+// decoder start, C c and the readout's context share, 2H^2 + 2H^2 + 6H^2 + 4MH.
+double cho_step_gemm_flops(const Options& o, const models::Batch& b, std::int64_t vocab) {
+  const double E = static_cast<double>(o.emb), H = static_cast<double>(o.hidden);
+  const double M = static_cast<double>(o.maxout > 0 ? o.maxout : o.hidden / 2);
+  double src_tokens = 0;
+  for (const std::int64_t n : b.src_len) src_tokens += static_cast<double>(n);
+  const double tgt_tokens = static_cast<double>(b.target_tokens);
+  const double sequences = static_cast<double>(b.src_len.size());
+  const double forward =
+      src_tokens * 6 * H * (E + H) +
+      tgt_tokens * (6 * H * (E + H) + 4 * M * (H + E) + 2 * M * static_cast<double>(vocab)) +
+      sequences * (10 * H * H + 4 * M * H);
+  return 3 * forward;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void run(const Options& o) {
+  check(o.mode == "train" || o.mode == "decode", "bench_models: --mode is train or decode, got {}",
+        o.mode);
+  check(o.steps >= 1 && o.warmup >= 0, "bench_models: need --steps >= 1 and --warmup >= 0");
+  set_num_threads(o.threads);
+  const models::TaskOptions task{"reverse", o.min_len, o.max_len};
+  const models::TrainingData data = models::task_data(task);
+  Generator gen(o.seed);
+  const auto net = models::make_model(o.model, model_config(o), data.src_vocab.size(),
+                                      data.tgt_vocab.size(), &gen);
+  std::vector<models::Batch> batches;
+  for (std::int64_t i = 0; i < o.warmup + o.steps; ++i)
+    batches.push_back(models::make_batch(data.sample(o.batch, gen), data.src_vocab, data.tgt_vocab,
+                                         data.src_tokens, data.tgt_tokens));
+
+  std::int64_t tokens = 0;
+  double seconds = 0, gemm_flops = 0;
+  if (o.mode == "train") {
+    optim::Adam opt(net->parameters(), optim::AdamOptions{.lr = 1e-3});
+    auto start = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
+      if (i == o.warmup) start = std::chrono::steady_clock::now();
+      const models::Batch& b = batches[static_cast<std::size_t>(i)];
+      const Variable nll = net->loss(b);
+      opt.zero_grad();
+      (nll / static_cast<double>(b.target_tokens)).backward();
+      optim::clip_grad_norm_(net->parameters(), 5.0);
+      opt.step();
+      if (i >= o.warmup) {
+        tokens += b.target_tokens;
+        if (o.model == "cho") gemm_flops += cho_step_gemm_flops(o, b, data.tgt_vocab.size());
+      }
+    }
+    seconds = seconds_since(start);
+  } else {
+    net->eval();
+    auto start = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
+      if (i == o.warmup) start = std::chrono::steady_clock::now();
+      const models::Batch& b = batches[static_cast<std::size_t>(i)];
+      const std::int64_t max_len = b.src.size(1) + 2;  // src holds the longest source + EOS
+      const Tensor out = net->greedy(b.src, b.src_len, max_len);
+      // max_len x rows: what the PyTorch side counts too as long as no batch ends early
+      // (untrained models rarely emit EOS).
+      if (i >= o.warmup) tokens += out.size(0) * out.size(1);
+    }
+    seconds = seconds_since(start);
+  }
+  const double sequences = static_cast<double>(o.steps * o.batch);
+  fmt::print(
+      "{{\"framework\": \"seqgrad\", \"model\": \"{}\", \"mode\": \"{}\", \"hidden\": {}, "
+      "\"threads\": {}, \"steps\": {}, \"seconds\": {:.4f}, \"tokens_per_s\": {:.1f}, "
+      "\"sequences_per_s\": {:.1f}{}}}\n",
+      o.model, o.mode, o.hidden, o.threads, o.steps, seconds, static_cast<double>(tokens) / seconds,
+      sequences / seconds,
+      gemm_flops > 0
+          ? fmt::format(", \"gemm_gflop_per_step\": {:.3f}, \"gemm_gflop_per_s\": {:.1f}",
+                        gemm_flops / 1e9 / static_cast<double>(o.steps), gemm_flops / 1e9 / seconds)
+          : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app("Training or greedy-decoding throughput of one encoder-decoder (seqgrad side)");
+  app.add_option("--model", o.model, "cho, seq2seq (LSTM) or attention")->capture_default_str();
+  app.add_option("--mode", o.mode, "train or decode")->capture_default_str();
+  app.add_option("--emb", o.emb)->capture_default_str();
+  app.add_option("--hidden", o.hidden)->capture_default_str();
+  app.add_option("--maxout", o.maxout, "cho (0: hidden / 2)")->capture_default_str();
+  app.add_option("--layers", o.layers, "seq2seq")->capture_default_str();
+  app.add_option("--attention", o.attention, "attention (0: = hidden)")->capture_default_str();
+  app.add_option("--batch", o.batch)->capture_default_str();
+  app.add_option("--steps", o.steps, "timed steps (batches)")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();
+  app.add_option("--min-len", o.min_len)->capture_default_str();
+  app.add_option("--max-len", o.max_len)->capture_default_str();
+  app.add_option("--threads", o.threads)->capture_default_str();
+  app.add_option("--seed", o.seed)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    run(o);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_models: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,14 @@
+// A CMU Pronouncing Dictionary file as `seqgrad train --task g2p` reads it: word filter, variants
+// "word(2)", phones without stress, the FNV-1a split, then the g2p training pairs.
+#include "models/g2p.h"
+#include "tests/fuzz/fuzz_input.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string path = seqgrad::fuzz::input_file(data, size, ".dict");
+  try {
+    const seqgrad::models::G2PData g = seqgrad::models::load_cmudict(path);
+    (void)seqgrad::models::g2p_pairs(g.train);
+  } catch (const seqgrad::Error&) {
+  }
+  return 0;
+}
