@@ -46,7 +46,9 @@ AdamW::AdamW(std::vector<Variable> params, const AdamWOptions& o)
 // p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 void Adam::step() {
   const AdamOptions& o = options_;
-  const auto [beta1, beta2] = o.betas;
+  // Not a structured binding: the lambda below captures them, which clang 14 (the fuzz build's
+  // compiler) does not allow yet.
+  const double beta1 = o.betas.first, beta2 = o.betas.second;
   const double lr = this->lr();
   update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
     const double t = static_cast<double>(s.step);

@@ -137,8 +137,9 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) {
         out_shape.push_back(1);
     Tensor out = Tensor::empty(out_shape, x.dtype());
     dispatch_floating(x.dtype(), "sum", [&]<class T>() {
-      sum_leading_rows(x.data<T>(), rows, x.numel() / std::max<std::int64_t>(rows, 1),
-                       out.data<T>());
+      // Columns from the output, not x.numel() / rows: with zero rows that quotient gave zero
+      // columns and left the output uninitialised (found by the sanitizer build's malloc fill).
+      sum_leading_rows(x.data<T>(), rows, out.numel(), out.data<T>());
     });
     return out;
   }

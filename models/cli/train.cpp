@@ -169,12 +169,15 @@ void run_train(const TrainOptions& o) {
   fmt::print(stderr, "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs\n", o.model,
              data.name, model.num_parameters(), sv.size(), tv.size(), dev.size());
 
-  // Saves the state (atomically, first: it is what --resume reads), then the parameters.
+  // Saves the checkpoints, then the state that --resume reads, each file atomically. The state
+  // goes last: a kill before it resumes from the previous state, whose phase then rewrites both
+  // checkpoints; the other order could leave a finished state beside a stale last.safetensors
+  // that no resumed run would rewrite.
   auto save = [&](bool evaluated_best) {
-    save_training_state(state_file, model, *opt, gen, progress, config);
     const auto meta = checkpoint_metadata(o, data, step);
     nn::save(model, (out / "last.safetensors").string(), meta);
     if (evaluated_best) nn::save(model, (out / "best.safetensors").string(), meta);
+    save_training_state(state_file, model, *opt, gen, progress, config);
   };
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);

@@ -38,6 +38,18 @@ for round in $(seq 1 "$rounds"); do
           exit 1
         fi
       done
+      # The parameters are never behind the state that --resume will start from: a resumed run
+      # that starts at the last step rewrites nothing, so last.safetensors must already be there.
+      if [ -f "$run/last.state.safetensors" ]; then
+        state_step=$(head -c 4096 "$run/last.state.safetensors" | grep -ao '\\"step\\":[0-9]*' |
+          head -1 | grep -o '[0-9]*$')
+        last_step=$("$seqgrad" info --checkpoint "$run/last.safetensors" 2> /dev/null |
+          awk '$1 == "step" { print $2 }')
+        if [ -z "$last_step" ] || [ "$last_step" -lt "$state_step" ]; then
+          echo "round $round: state at step $state_step but last.safetensors at '${last_step}'"
+          exit 1
+        fi
+      fi
     else
       if ! wait "$pid"; then
         echo "round $round: the trainer failed:"

@@ -4,23 +4,16 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "models/g2p.h"
+#include "temp_file.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using seqgrad::testing::write_temp;
 namespace fs = std::filesystem;
 
 namespace {
-std::string write_temp(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::temp_directory_path() / "seqgrad_test_g2p";
-  fs::create_directories(dir);
-  const fs::path p = dir / name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
-
 // doctest::Contains takes a doctest::String, which copies the characters.
 doctest::Contains line3(const std::string& path) {
   return doctest::Contains((path + ":3:").c_str());

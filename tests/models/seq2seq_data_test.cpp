@@ -4,25 +4,16 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include "models/seq2seq_io.h"
 #include "models/tasks.h"
 #include "nn/checkpoint.h"
+#include "temp_file.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
-namespace fs = std::filesystem;
-
-namespace {
-std::string write_temp(const std::string& name, const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / ("seqgrad_test_" + name);
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
-}  // namespace
+using seqgrad::testing::write_temp;
 
 TEST_CASE("seq2seq data: tokens, vocabulary and a batch laid out as the reference does") {
   CHECK(tokenize("héllo", Tokens::Char) == std::vector<std::string>{"h", "é", "l", "l", "o"});
@@ -100,7 +91,7 @@ TEST_CASE("seq2seq data: TSV errors name the file and line") {
 }
 
 TEST_CASE("seq2seq data: a checkpoint that is not a cho model gives a clear error") {
-  const std::string path = (fs::temp_directory_path() / "seqgrad_test_meta.safetensors").string();
+  const std::string path = (seqgrad::testing::temp_folder() / "meta.safetensors").string();
   nn::save_safetensors(path, {{"x", zeros({2})}},
                        {{"format", "seqgrad-checkpoint"}, {"model", "transformer"}});
   CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("unknown model 'transformer'"), Error);
@@ -119,7 +110,7 @@ TEST_CASE("seq2seq data: a checkpoint that is not a cho model gives a clear erro
                         {"config", R"({"emb": 4, "hidden": 4, "maxout": 2})"},
                         {"src_vocab", R"(["<pad>", "<s>", "</s>", "<unk>", "a"])"},
                         {"tgt_vocab", R"(["<pad>", "<s>", "</s>", "<unk>", "a"])"}});
-  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("seqgrad_test_meta.safetensors"), Error);
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("meta.safetensors"), Error);
 }
 
 TEST_CASE("seq2seq data: edit distance") {

@@ -3,29 +3,25 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "models/training_data.h"
+#include "temp_file.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
-namespace fs = std::filesystem;
+using seqgrad::testing::write_temp;
 
 namespace {
 // 2,000 pairs, 50 of each source length 1..40; the target names the line so draws can be counted.
 TrainingData forty_lengths() {
-  const fs::path train = fs::temp_directory_path() / "seqgrad_test_buckets.tsv";
-  const fs::path dev = fs::temp_directory_path() / "seqgrad_test_buckets_dev.tsv";
-  {
-    std::ofstream t(train), d(dev);
-    for (int i = 0; i < 2000; ++i)
-      t << std::string(static_cast<std::size_t>(i % 40 + 1), 'a') << '\t' << i << '\n';
-    d << "a\t0\n";
-  }
-  return tsv_data(train.string(), dev.string(), Tokens::Char, Tokens::Char);
+  std::string train;
+  for (int i = 0; i < 2000; ++i)
+    train +=
+        std::string(static_cast<std::size_t>(i % 40 + 1), 'a') + '\t' + std::to_string(i) + '\n';
+  return tsv_data(write_temp("buckets.tsv", train), write_temp("buckets_dev.tsv", "a\t0\n"),
+                  Tokens::Char, Tokens::Char);
 }
 }  // namespace
 
