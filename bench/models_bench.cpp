@@ -6,8 +6,8 @@
 //
 // All batches are generated before the clock starts. train: loss / target tokens, backward,
 // clip 5, Adam 1e-3 (what `seqgrad train` does per step). decode: greedy from fresh parameters
-// for up to (longest source + EOS) + 2 steps, stopping once every row has produced EOS;
-// sequences/s is the figure to compare (tokens/s counts the full max_len x batch).
+// for exactly (longest source + EOS) + 2 steps, with no early stop at EOS (so both frameworks do
+// the same work whatever their random parameters emit); sequences/s is the figure to compare.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -60,6 +60,16 @@ double cho_step_gemm_flops(const Options& o, const models::Batch& b, std::int64_
   return 3 * forward;
 }
 
+// Greedy decoding for exactly `steps` steps, with no early stop at EOS: fresh parameters emit
+// EOS at arbitrary points, and a stop that depends on them would make the work differ between the
+// two frameworks. torch_models.py decodes the same way.
+void greedy_fixed_length(models::EncoderDecoder& net, const models::Batch& b, std::int64_t steps) {
+  NoGradGuard no_grad;
+  models::EncoderDecoder::DecoderState state = net.start_decoding(b.src, b.src_len);
+  Tensor y = full({b.src.size(0)}, static_cast<double>(models::kBos), kInt64);
+  for (std::int64_t t = 0; t < steps; ++t) y = argmax(net.decode_step(state, y), 1);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -104,11 +114,9 @@ void run(const Options& o) {
     for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) start = std::chrono::steady_clock::now();
       const models::Batch& b = batches[static_cast<std::size_t>(i)];
-      const std::int64_t max_len = b.src.size(1) + 2;  // src holds the longest source + EOS
-      const Tensor out = net->greedy(b.src, b.src_len, max_len);
-      // max_len x rows: what the PyTorch side counts too as long as no batch ends early
-      // (untrained models rarely emit EOS).
-      if (i >= o.warmup) tokens += out.size(0) * out.size(1);
+      const std::int64_t steps = b.src.size(1) + 2;  // src holds the longest source + EOS
+      greedy_fixed_length(*net, b, steps);
+      if (i >= o.warmup) tokens += steps * b.src.size(0);
     }
     seconds = seconds_since(start);
   }

@@ -20,7 +20,8 @@ How it matches seqgrad's side:
             has no reference; AttentionModel below is models/attention.{h,cpp} op for op.
   train     per step: summed NLL / target tokens, zero_grad, backward, clip_grad_norm_ 5, Adam lr
             1e-3, i.e. what `seqgrad train` and bench_models do per step.
-  decode    greedy from fresh parameters, eval mode, no autograd. Each step returns log-softmax
+  decode    greedy from fresh parameters for exactly (longest source + EOS) + 2 steps, no early
+            stop at EOS, eval mode, no autograd. Each step returns log-softmax
             like seqgrad's decode_step (argmax is the same either way, but the work should be).
   threads   N OpenBLAS threads + 1 ATen thread, PyTorch's fastest setting for these recurrent
             models on this machine (see torch_threads.py).
@@ -156,19 +157,15 @@ DECODERS = {"cho": (cho_start, cho_step), "seq2seq": (seq2seq_start, seq2seq_ste
             "attention": (attention_start, attention_step)}
 
 
-def greedy(model, start, step, src, src_len, max_len):
-    """Greedy decoding from BOS until every row has produced EOS or max_len steps; returns the
-    number of steps taken."""
+def greedy_fixed_length(model, start, step, src, src_len, steps):
+    """Greedy decoding from BOS for exactly `steps` steps, with no early stop at EOS: fresh
+    parameters emit EOS at arbitrary points, and a stop that depends on them would make the work
+    differ between the frameworks. bench_models decodes the same way."""
     state = start(model, src, src_len)
     y = torch.full((src.shape[0],), cho.BOS, dtype=torch.long)
-    finished = torch.zeros(src.shape[0], dtype=torch.bool)
-    for t in range(max_len):
+    for _ in range(steps):
         logp, state = step(model, state, y)
         y = logp.argmax(dim=1)
-        finished |= y == cho.EOS
-        if bool(finished.all()):
-            return t + 1
-    return max_len
 
 
 def make_model(args, V):
@@ -199,9 +196,7 @@ def train(model, batches, warmup):
 
 
 def decode(model, name, batches, warmup):
-    """Seconds and decoded tokens of the batches after the first `warmup`. A decoded token is one
-    decoding step of one row (steps x batch, EOS or not): the untrained models rarely emit EOS,
-    so this is normally max_len x batch, the count bench_models reports."""
+    """Seconds and decoded tokens (steps x batch) of the batches after the first `warmup`."""
     start_fn, step_fn = DECODERS[name]
     model.eval()
     tokens, start = 0, time.perf_counter()
@@ -210,7 +205,8 @@ def decode(model, name, batches, warmup):
             if i == warmup:
                 start = time.perf_counter()
             # src's width is the longest source + EOS; + 2 as in bench_models.
-            steps = greedy(model, start_fn, step_fn, src, src_len, src.shape[1] + 2)
+            steps = src.shape[1] + 2
+            greedy_fixed_length(model, start_fn, step_fn, src, src_len, steps)
             if i >= warmup:
                 tokens += steps * src.shape[0]
     return time.perf_counter() - start, tokens

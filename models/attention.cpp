@@ -34,30 +34,23 @@ Attention::Attention(const AttentionConfig& c, Generator* gen)
 Attention::Memory Attention::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
   check(src.dim() == 2 && src.dtype() == kInt64,
         "Attention::encode: src must be int64 [B, S], got {} {}", src.dtype(), src.shape());
-  const std::int64_t B = src.size(0), S = src.size(1);
   const Variable x =
       F::dropout(src_embed->forward(src.t().contiguous()), config_.dropout, is_training(), gen_);
   const auto enc = encoder->forward(x, {}, src_len);
   Memory m;
   m.annotations = enc.output.transpose(0, 1).contiguous();  // [B, S, 2H]
   m.keys = attn_key->forward(m.annotations);
-  std::vector<float> mask(static_cast<std::size_t>(B * S), 0.0f);
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t j = src_len[static_cast<std::size_t>(b)]; j < S; ++j)
-      mask[static_cast<std::size_t>(b * S + j)] = -1e9f;
-  m.mask = from_vector(mask, {B, S});
+  m.lengths = src_len;
   m.s0 = tanh(init->forward(enc.state[0].select(0, 1)));  // the backward direction's final state
   return m;
 }
 
-std::pair<Variable, Variable> Attention::step(const Memory& m, const Variable& s,
-                                              const Variable& e) {
-  // e_tj = v^T tanh(W_q s + U_k h_j), softmax over the source's real tokens.
-  const Variable scores =
-      attn_v->forward(tanh(m.keys + attn_query->forward(s).unsqueeze(1))).squeeze(2);
-  const Variable alpha = softmax(scores + Variable(m.mask), 1);                // [B, S]
-  const Variable context = bmm(alpha.unsqueeze(1), m.annotations).squeeze(1);  // [B, 2H]
-  return {decoder->step(cat({e, context}, 1), {s})[0], context};
+Variable Attention::attend(const Memory& m, const Variable& s) {
+  // e_tj = v^T tanh(W_q s + U_k h_j), softmax over the source's real tokens: one fused node
+  // (see nn/functional_attention.cpp; tests check it against these ops composed).
+  return F::additive_attention(attn_query->forward(s), m.keys,
+                               attn_v->weight.reshape({config_.attention}), m.annotations,
+                               m.lengths);  // [B, 2H]
 }
 
 Variable Attention::readout(const Variable& s, const Variable& context, const Variable& e) {
@@ -66,17 +59,27 @@ Variable Attention::readout(const Variable& s, const Variable& context, const Va
 }
 
 // The recurrence runs step by step; the output layer then runs once, as one GEMM, over the real
-// target positions of all steps (none is spent on padding).
+// target positions of all steps (none is spent on padding). The decoder GRU reads [e(y_{t-1});
+// c_t]: the e(y_{t-1}) part of its input projection is known before the loop, so it is one GEMM
+// over all steps, and each step multiplies only c_t (decode_step, one step at a time, uses the
+// cell).
 Variable Attention::loss(const Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
+  const std::int64_t E = config_.emb, H = config_.hidden;
   const TargetPositions pos = target_positions(batch.gold);
   const Memory m = encode(batch.src, batch.src_len);
   const Variable e_all = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]
+  const Variable w_e = decoder->weight_ih.narrow(1, 0, E),
+                 w_c = decoder->weight_ih.narrow(1, E, 2 * H);
+  const Variable gx_e = F::linear(e_all, w_e, decoder->bias_ih);  // [T, B, 3H]
   Variable s = m.s0;
   std::vector<Variable> states, contexts;
   for (std::int64_t t = 0; t < T; ++t) {
-    auto [s_next, context] = step(m, s, e_all.select(0, t));
-    s = s_next;
+    const Variable context = attend(m, s);
+    const Variable gx = gx_e.select(0, t) + F::linear(context, w_c);
+    s = F::gru_sequence(gx.unsqueeze(0), s, decoder->weight_hh, decoder->bias_hh, {}, false,
+                        decoder->reset)
+            .select(0, 1);  // row 0 is the step's output, row 1 the state: the same here
     states.push_back(s);
     contexts.push_back(context);
   }
@@ -89,19 +92,21 @@ Variable Attention::loss(const Batch& batch) {
   return F::cross_entropy(logits, pos.gold, F::Reduction::Sum);
 }
 
-// State rows: {annotations [N, S, 2H], keys [N, S, A], mask [N, S], s [N, H]}.
+// State rows: {annotations [N, S, 2H], keys [N, S, A], source lengths int64 [N], s [N, H]}.
 EncoderDecoder::DecoderState Attention::start_decoding(const Tensor& src,
                                                        const std::vector<std::int64_t>& src_len) {
   NoGradGuard no_grad;
   const Memory m = encode(src, src_len);
-  return {m.annotations.value(), m.keys.value(), m.mask, m.s0.value()};
+  return {m.annotations.value(), m.keys.value(), from_vector(src_len, {src.size(0)}), m.s0.value()};
 }
 
 Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
   NoGradGuard no_grad;
-  const Memory m{Variable(state[0]), Variable(state[1]), state[2], Variable(state[3])};
+  const Memory m{Variable(state[0]), Variable(state[1]),
+                 state[2].contiguous().to_vector<std::int64_t>(), Variable(state[3])};
   const Variable e = tgt_embed->forward(y);
-  auto [s, context] = step(m, m.s0, e);
+  const Variable context = attend(m, m.s0);
+  const Variable s = decoder->step(cat({e, context}, 1), {m.s0})[0];
   state[3] = s.value().contiguous();
   return log_softmax(readout(s, context, e), 1).value();
 }

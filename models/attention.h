@@ -9,8 +9,8 @@
 //   decoder   s_t = GRU([e(y_{t-1}); c_t], s_{t-1})
 //   output    logits = W_o [s_t; c_t; e(y_{t-1})] + b_o
 //
-// U_k h_j is computed once per source; each step is composed from differentiable ops (no fused
-// kernel yet), one GRU step and one attention read per target position.
+// U_k h_j is computed once per source; each target position then costs one attention read (one
+// fused node, nn::functional::additive_attention) and one GRU step.
 #pragma once
 
 #include <memory>
@@ -42,14 +42,14 @@ class Attention : public EncoderDecoder {
 
  private:
   struct Memory {
-    Variable annotations;  // [B, S, 2H]
-    Variable keys;         // [B, S, A] = U_k h_j
-    Tensor mask;           // [B, S]: 0 at real tokens, -1e9 at padding
-    Variable s0;           // [B, H]
+    Variable annotations;               // [B, S, 2H]
+    Variable keys;                      // [B, S, A] = U_k h_j
+    std::vector<std::int64_t> lengths;  // real source tokens per row
+    Variable s0;                        // [B, H]
   };
   Memory encode(const Tensor& src, const std::vector<std::int64_t>& src_len);
-  // One decoder step: returns {s_t, c_t}.
-  std::pair<Variable, Variable> step(const Memory& m, const Variable& s, const Variable& e);
+  // The attention read c_t for the decoder state s = s_{t-1} [B, H]: [B, 2H].
+  Variable attend(const Memory& m, const Variable& s);
   // logits = W_o [s; c; e] + b_o for rows of s [N, H], c [N, 2H], e [N, E].
   Variable readout(const Variable& s, const Variable& context, const Variable& e);
   AttentionConfig config_;

@@ -58,12 +58,14 @@ Variable Cho::encode(const Tensor& src, const std::vector<std::int64_t>& src_len
 // t = O [s; e; c] + b_O computed as O_s s + O_e e + (O_c c + b_O): the context's share is the same
 // for every token of a sequence, so it is computed once per sequence ([B, 2M]) and `context_of`
 // picks each row's; that skips H of the 2H + E inputs per token.
-Variable Cho::logits(const Variable& s, const Variable& e, const Variable& c,
-                     const Tensor& context_of) {
+Variable Cho::readout_context(const Variable& c) {
+  const std::int64_t H = config_.hidden, E = config_.emb;
+  return F::linear(drop(c), readout->weight.narrow(1, H + E, H), readout->bias);
+}
+
+Variable Cho::logits(const Variable& s, const Variable& e, const Variable& per_sequence) {
   const std::int64_t H = config_.hidden, E = config_.emb;
   const Variable& w = readout->weight;
-  Variable per_sequence = F::linear(drop(c), w.narrow(1, H + E, H), readout->bias);
-  if (context_of.defined()) per_sequence = index_select(per_sequence, 0, context_of);
   const Variable t =
       F::linear(drop(s), w.narrow(1, 0, H)) + F::linear(e, w.narrow(1, H, E)) + per_sequence;
   Dims pairs = t.shape();
@@ -93,7 +95,8 @@ Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
   const std::int64_t T = prev.size(1), B = prev.size(0);
   std::vector<std::int64_t> sequence(static_cast<std::size_t>(T * B));
   for (std::int64_t i = 0; i < T * B; ++i) sequence[static_cast<std::size_t>(i)] = i % B;
-  return logits(s.reshape({T * B, -1}), e.reshape({T * B, -1}), c, from_vector(sequence, {T * B}))
+  return logits(s.reshape({T * B, -1}), e.reshape({T * B, -1}),
+                index_select(readout_context(c), 0, from_vector(sequence, {T * B})))
       .view({T, B, config_.tgt_vocab});
 }
 
@@ -104,28 +107,30 @@ Variable Cho::loss(const Batch& batch) {
   const Variable c = encode(batch.src, batch.src_len);
   const auto [s, e] = decode_states(c, batch.prev, pos.lengths);
   const Variable lg = logits(index_select(s.reshape({T * B, -1}), 0, pos.index),
-                             index_select(e.reshape({T * B, -1}), 0, pos.index), c, pos.sequence);
+                             index_select(e.reshape({T * B, -1}), 0, pos.index),
+                             index_select(readout_context(c), 0, pos.sequence));
   return F::cross_entropy(lg, pos.gold, F::Reduction::Sum);
 }
 
-// State rows: {c [N, H], s [N, H], the decoder's recurrent bias b_hh + C c [N, 3H]}.
+// State rows: {the readout's per-sequence term O_c c + b_O [N, 2M], s [N, H], the decoder's
+// recurrent bias b_hh + C c [N, 3H]}: everything c contributes is computed once, here.
 EncoderDecoder::DecoderState Cho::start_decoding(const Tensor& src,
                                                  const std::vector<std::int64_t>& src_len) {
   NoGradGuard no_grad;
   const Variable c = encode(src, src_len);
   const Variable s = tanh(init->forward(c));
   const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
-  return {c.value(), s.value(), bias.value()};
+  return {readout_context(c).value(), s.value(), bias.value()};
 }
 
 Tensor Cho::decode_step(DecoderState& state, const Tensor& y) {
   NoGradGuard no_grad;
-  const Variable c(state[0]), e = tgt_embed->forward(y);  // [N, E]
+  const Variable e = tgt_embed->forward(y);  // [N, E]
   const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
   const Variable s =
       F::gru_sequence(gx, Variable(state[1]), decoder->weight_hh, Variable(state[2])).select(0, 1);
   state[1] = s.value().contiguous();
-  return log_softmax(logits(s, e, c, Tensor()), 1).value();
+  return log_softmax(logits(s, e, Variable(state[0])), 1).value();
 }
 
 }  // namespace seqgrad::models

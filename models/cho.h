@@ -62,10 +62,11 @@ class Cho : public EncoderDecoder {
   };
   DecoderStates decode_states(const Variable& c, const Tensor& prev,
                               const std::vector<std::int64_t>& lengths);
-  // The output layer for N positions: s [N, H], e [N, E], c [B, H] and context_of [N] (the
-  // sequence of each position; undefined when N = B in order) -> logits [N, Vt].
-  Variable logits(const Variable& s, const Variable& e, const Variable& c,
-                  const Tensor& context_of);
+  // The readout's per-sequence share O_c c + b_O: c [B, H] -> [B, 2M].
+  Variable readout_context(const Variable& c);
+  // The output layer for N positions: s [N, H], e [N, E] and each position's row of
+  // readout_context [N, 2M] -> logits [N, Vt].
+  Variable logits(const Variable& s, const Variable& e, const Variable& per_sequence);
   Variable drop(const Variable& x) const;  // dropout in training mode
   ChoConfig config_;
   Generator* gen_;  // dropout masks

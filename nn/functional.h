@@ -71,6 +71,16 @@ Variable gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_
                       const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
                       bool reverse = false, GruReset reset = GruReset::After);
 
+// --- attention (functional_attention.cpp) --------------------------------------------------------
+// Additive (Bahdanau) attention read for one decoder step, one graph node:
+//   e_bj = v . tanh(keys_bj + q_b) for j < lengths[b],  alpha_b = softmax_j(e_b),
+//   context_b = sum_j alpha_bj values_bj
+// q [B, A] (the projected decoder state), keys [B, S, A] (the projected annotations), v [A],
+// values [B, S, D] (the annotations); lengths in [1, S]. Returns context [B, D]. Positions at or
+// past a row's length get weight 0 and no gradient.
+Variable additive_attention(const Variable& q, const Variable& keys, const Variable& v,
+                            const Variable& values, const std::vector<std::int64_t>& lengths);
+
 // --- losses (functional_loss.cpp) ---------------------------------------------------------------
 enum class Reduction { None, Mean, Sum };
 

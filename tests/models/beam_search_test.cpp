@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 
+#include "models/attention.h"
 #include "models/cho.h"
 #include "models/seq2seq.h"
 
@@ -51,8 +52,10 @@ TEST_CASE("beam search: a wide enough beam finds the exhaustive optimum, beam 1 
   Generator gen(4);
   Cho cho({7, 6, 4, 5, 3}, &gen);
   Seq2Seq s2s({7, 6, "gru", 4, 5, 2}, &gen);
+  Attention att({7, 6, 4, 5, 3}, &gen);  // its decoder state includes the source lengths
   const Tensor src = from_vector(std::vector<std::int64_t>{4, 5, kEos}, {1, 3});
-  for (EncoderDecoder* m : {static_cast<EncoderDecoder*>(&cho), static_cast<EncoderDecoder*>(&s2s)})
+  for (EncoderDecoder* m : {static_cast<EncoderDecoder*>(&cho), static_cast<EncoderDecoder*>(&s2s),
+                            static_cast<EncoderDecoder*>(&att)})
     for (const double alpha : {0.0, 1.0}) {
       CAPTURE(alpha);
       const auto expected = exhaustive(*m, src, {3}, 3, alpha);
