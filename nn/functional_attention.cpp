@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "nn/functional.h"
@@ -26,12 +27,25 @@ struct AttentionShape {
   std::int64_t B, S, A, D;
 };
 
+// Calls f(chunk, begin, end) over the rows [0, B): split over seqgrad's threads when there is
+// enough work to pay for starting them (tensor/parallel.h starts threads per call, and this runs
+// once per decoder step), else serially as chunk 0.
+template <class F>
+void for_attention_rows(const AttentionShape& n, F&& f) {
+  if (n.B * n.S * (n.A + n.D) < (std::int64_t{1} << 17)) {
+    f(0, std::int64_t{0}, n.B);
+    return;
+  }
+  parallel_for_chunks(n.B, std::forward<F>(f));
+}
+
 template <class T>
 void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
                        const T* q, const T* keys, const T* v, const T* values, T* tanh_out,
                        T* alpha, T* context) {
-  parallel_for(n.B, [&](std::int64_t b0, std::int64_t b1) {
-    std::vector<T> scores(static_cast<std::size_t>(n.S));
+  for_attention_rows(n, [&](int, std::int64_t b0, std::int64_t b1) {
+    thread_local std::vector<T> scores;  // kept per thread: no allocation per step
+    scores.resize(static_cast<std::size_t>(n.S));
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t L = lengths[static_cast<std::size_t>(b)];
       const T* qb = q + b * n.A;
@@ -70,8 +84,9 @@ template <class T>
 void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
                         const T* v, const T* values, const T* tanh_out, const T* alpha, const T* dc,
                         T* dq, T* dkeys, T* dvalues, T* dv_parts) {
-  parallel_for_chunks(n.B, [&](int chunk, std::int64_t b0, std::int64_t b1) {
-    std::vector<T> dalpha(static_cast<std::size_t>(n.S));
+  for_attention_rows(n, [&](int chunk, std::int64_t b0, std::int64_t b1) {
+    thread_local std::vector<T> dalpha;
+    dalpha.resize(static_cast<std::size_t>(n.S));
     T* dv = dv_parts + chunk * n.A;
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t L = lengths[static_cast<std::size_t>(b)];

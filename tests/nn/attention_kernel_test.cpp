@@ -128,12 +128,14 @@ TEST_CASE("additive_attention: float32 agrees with float64") {
 TEST_CASE("additive_attention: 1, 2 and 3 threads give the same output and gradients") {
   RestoreOneThread restore;
   Generator gen(85);
-  constexpr std::int64_t batch = 7;  // two threads split it 3 + 4, three 2 + 2 + 3
-  const std::vector<Tensor> in = {randn({batch, A}, kFloat32, &gen),
-                                  randn({batch, S, A}, kFloat32, &gen), randn({A}, kFloat32, &gen),
-                                  randn({batch, S, D}, kFloat32, &gen)};
-  const std::vector<std::int64_t> lengths = {4, 1, 3, 2, 4, 4, 1};
-  const Tensor weights = randn({batch, D}, kFloat32, &gen);
+  // Large enough to be split over threads (B * S * (A + D) >= 2^17); 33 rows split unevenly.
+  constexpr std::int64_t batch = 33, positions = 16, a = 64, d = 192;
+  const std::vector<Tensor> in = {
+      randn({batch, a}, kFloat32, &gen), randn({batch, positions, a}, kFloat32, &gen),
+      randn({a}, kFloat32, &gen), randn({batch, positions, d}, kFloat32, &gen)};
+  std::vector<std::int64_t> lengths;
+  for (std::int64_t b = 0; b < batch; ++b) lengths.push_back(1 + (b * 7) % positions);
+  const Tensor weights = randn({batch, d}, kFloat32, &gen);
   auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], lengths); };
   set_num_threads(1);
   const auto one = forward_backward(in, weights, op);
