@@ -53,42 +53,32 @@ Variable Attention::attend(const Memory& m, const Variable& s) {
                                m.lengths);  // [B, 2H]
 }
 
-Variable Attention::readout(const Variable& s, const Variable& context, const Variable& e) {
-  const Variable x = cat({s, context, e}, -1);
+Variable Attention::readout(const Variable& x) {
   return output->forward(F::dropout(x, config_.dropout, is_training(), gen_));
 }
 
-// The recurrence runs step by step; the output layer then runs once, as one GEMM, over the real
-// target positions of all steps (none is spent on padding). The decoder GRU reads [e(y_{t-1});
-// c_t]: the e(y_{t-1}) part of its input projection is known before the loop, so it is one GEMM
-// over all steps, and each step multiplies only c_t (decode_step, one step at a time, uses the
-// cell).
+// The whole teacher-forced decoder is one node (nn::functional::attention_gru_decoder: the
+// attention reads and GRU steps of all T positions, with the weight gradients as one GEMM over
+// all steps). The e(y_{t-1}) part of the GRU's input projection does not depend on the recurrence,
+// so it is one GEMM over all steps before it; the output layer then runs once, as one GEMM, over
+// the real target positions of all steps (none is spent on padding). decode_step, one step at a
+// time, computes the same equations from the cell and the one-step attention read.
 Variable Attention::loss(const Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const std::int64_t E = config_.emb, H = config_.hidden;
   const TargetPositions pos = target_positions(batch.gold);
   const Memory m = encode(batch.src, batch.src_len);
   const Variable e_all = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]
-  const Variable w_e = decoder->weight_ih.narrow(1, 0, E),
-                 w_c = decoder->weight_ih.narrow(1, E, 2 * H);
-  const Variable gx_e = F::linear(e_all, w_e, decoder->bias_ih);  // [T, B, 3H]
-  Variable s = m.s0;
-  std::vector<Variable> states, contexts;
-  for (std::int64_t t = 0; t < T; ++t) {
-    const Variable context = attend(m, s);
-    const Variable gx = gx_e.select(0, t) + F::linear(context, w_c);
-    s = F::gru_sequence(gx.unsqueeze(0), s, decoder->weight_hh, decoder->bias_hh, {}, false,
-                        decoder->reset)
-            .select(0, 1);  // row 0 is the step's output, row 1 the state: the same here
-    states.push_back(s);
-    contexts.push_back(context);
-  }
-  auto real = [&](const std::vector<Variable>& per_step) {  // [T, B, n] -> [N, n]
-    const Variable all = stack(per_step, 0);
+  const Variable gx_e =
+      F::linear(e_all, decoder->weight_ih.narrow(1, 0, E), decoder->bias_ih);  // [T, B, 3H]
+  const Variable states_contexts = F::attention_gru_decoder(
+      gx_e, m.s0, attn_query->weight, m.keys, attn_v->weight.reshape({config_.attention}),
+      m.annotations, decoder->weight_ih.narrow(1, E, 2 * H), decoder->weight_hh, decoder->bias_hh,
+      m.lengths);                         // [T, B, H + 2H]: [s_t; c_t]
+  auto real = [&](const Variable& all) {  // [T, B, n] -> [N, n]
     return index_select(all.reshape({T * B, all.size(2)}), 0, pos.index);
   };
-  const Variable logits =
-      readout(real(states), real(contexts), index_select(e_all.reshape({T * B, -1}), 0, pos.index));
+  const Variable logits = readout(cat({real(states_contexts), real(e_all)}, 1));
   return F::cross_entropy(logits, pos.gold, F::Reduction::Sum);
 }
 
@@ -108,7 +98,7 @@ Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
   const Variable context = attend(m, m.s0);
   const Variable s = decoder->step(cat({e, context}, 1), {m.s0})[0];
   state[3] = s.value().contiguous();
-  return log_softmax(readout(s, context, e), 1).value();
+  return log_softmax(readout(cat({s, context, e}, 1)), 1).value();
 }
 
 }  // namespace seqgrad::models

@@ -9,8 +9,9 @@
 //   decoder   s_t = GRU([e(y_{t-1}); c_t], s_{t-1})
 //   output    logits = W_o [s_t; c_t; e(y_{t-1})] + b_o
 //
-// U_k h_j is computed once per source; each target position then costs one attention read (one
-// fused node, nn::functional::additive_attention) and one GRU step.
+// U_k h_j is computed once per source. Training runs the whole decoder as one fused node
+// (nn::functional::attention_gru_decoder); decoding costs one attention read (one fused node,
+// nn::functional::additive_attention) and one GRU step per position.
 #pragma once
 
 #include <memory>
@@ -50,8 +51,8 @@ class Attention : public EncoderDecoder {
   Memory encode(const Tensor& src, const std::vector<std::int64_t>& src_len);
   // The attention read c_t for the decoder state s = s_{t-1} [B, H]: [B, 2H].
   Variable attend(const Memory& m, const Variable& s);
-  // logits = W_o [s; c; e] + b_o for rows of s [N, H], c [N, 2H], e [N, E].
-  Variable readout(const Variable& s, const Variable& context, const Variable& e);
+  // logits = W_o x + b_o for rows x = [s; c; e] [N, 3H + E].
+  Variable readout(const Variable& x);
   AttentionConfig config_;
   Generator* gen_;  // dropout masks
 };

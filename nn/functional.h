@@ -81,6 +81,19 @@ Variable gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_
 Variable additive_attention(const Variable& q, const Variable& keys, const Variable& v,
                             const Variable& values, const std::vector<std::int64_t>& lengths);
 
+// The teacher-forced decoder of an attention encoder-decoder, all T steps as one node
+// (functional_attention_decoder.cpp): for t = 0 .. T-1, starting from s0 [B, H],
+//   c_t = additive_attention(s_t W_q^T, keys, v, values, lengths)
+//   s_{t+1} = GRU step (PyTorch's gates, reset after) of input gx_e[t] + c_t W_c^T and state s_t,
+//             recurrent weights w_hh [3H, H] and bias b_hh [3H]
+// gx_e [T, B, 3H] is the input projection's part that does not depend on c_t (with b_ih);
+// w_q [A, H], w_c [3H, D]. Returns [T, B, H + D], row t = [s_{t+1}; c_t]. Equal to composing the
+// ops step by step; the weight gradients are one GEMM over all steps.
+Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const Variable& w_q,
+                               const Variable& keys, const Variable& v, const Variable& values,
+                               const Variable& w_c, const Variable& w_hh, const Variable& b_hh,
+                               const std::vector<std::int64_t>& lengths);
+
 // --- losses (functional_loss.cpp) ---------------------------------------------------------------
 enum class Reduction { None, Mean, Sum };
 

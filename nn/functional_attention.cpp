@@ -1,124 +1,15 @@
 // Additive (Bahdanau) attention read: one graph node per decoder step, hand-written backward.
-// Per row b with L = lengths[b] real source positions j < L:
-//   t_bj = tanh(keys_bj + q_b)          [A]   (kept for the backward pass)
-//   e_bj = v . t_bj,   alpha_b = softmax_j(e_b),   context_b = sum_j alpha_bj values_bj
-// Backward, dc_b being the gradient reaching context_b:
-//   dvalues_bj = alpha_bj dc_b,   dalpha_bj = dc_b . values_bj
-//   de_bj = alpha_bj (dalpha_bj - sum_k alpha_bk dalpha_bk)       (softmax backward)
-//   dpre_bj = de_bj v (1 - t_bj^2):  dkeys_bj = dpre_bj,  dq_b = sum_j dpre_bj,
-//   dv = sum_bj de_bj t_bj
+// The equations and the row loops are in nn/attention_rows.h.
 // Composed from generic ops this is ~10 nodes per step with [B, S, A] temporaries and B tiny
 // GEMMs for the weighted sum; here the positions past each row's length cost nothing at all.
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <utility>
-#include <vector>
-
+#include "nn/attention_rows.h"
 #include "nn/functional.h"
-#include "nn/recurrence.h"
-#include "tensor/parallel.h"
 
 namespace seqgrad::nn::functional {
 
 namespace {
 
-struct AttentionShape {
-  std::int64_t B, S, A, D;
-};
-
-// Calls f(chunk, begin, end) over the rows [0, B): split over seqgrad's threads when there is
-// enough work to pay for starting them (tensor/parallel.h starts threads per call, and this runs
-// once per decoder step), else serially as chunk 0.
-template <class F>
-void for_attention_rows(const AttentionShape& n, F&& f) {
-  if (n.B * n.S * (n.A + n.D) < (std::int64_t{1} << 17)) {
-    f(0, std::int64_t{0}, n.B);
-    return;
-  }
-  parallel_for_chunks(n.B, std::forward<F>(f));
-}
-
-template <class T>
-void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
-                       const T* q, const T* keys, const T* v, const T* values, T* tanh_out,
-                       T* alpha, T* context) {
-  for_attention_rows(n, [&](int, std::int64_t b0, std::int64_t b1) {
-    thread_local std::vector<T> scores;  // kept per thread: no allocation per step
-    scores.resize(static_cast<std::size_t>(n.S));
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
-      const T* qb = q + b * n.A;
-      T max_score = -std::numeric_limits<T>::infinity();
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* k = keys + (b * n.S + j) * n.A;
-        T* t = tanh_out + (b * n.S + j) * n.A;
-        T e = 0;
-        for (std::int64_t a = 0; a < n.A; ++a) t[a] = detail::tanh<T>(k[a] + qb[a]);
-        for (std::int64_t a = 0; a < n.A; ++a) e += v[a] * t[a];
-        scores[static_cast<std::size_t>(j)] = e;
-        max_score = std::max(max_score, e);
-      }
-      T total = 0;
-      T* al = alpha + b * n.S;
-      for (std::int64_t j = 0; j < L; ++j) {
-        al[j] = std::exp(scores[static_cast<std::size_t>(j)] - max_score);
-        total += al[j];
-      }
-      for (std::int64_t j = 0; j < L; ++j) al[j] /= total;
-      std::fill(al + L, al + n.S, T(0));
-      T* c = context + b * n.D;
-      std::fill_n(c, n.D, T(0));
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* h = values + (b * n.S + j) * n.D;
-        const T w = al[j];
-        for (std::int64_t d = 0; d < n.D; ++d) c[d] += w * h[d];
-      }
-    }
-  });
-}
-
-// dq [B, A], dkeys [B, S, A], dvalues [B, S, D] arrive zeroed; dv_parts [chunks, A] zeroed, one
-// row per parallel chunk, summed by the caller.
-template <class T>
-void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
-                        const T* v, const T* values, const T* tanh_out, const T* alpha, const T* dc,
-                        T* dq, T* dkeys, T* dvalues, T* dv_parts) {
-  for_attention_rows(n, [&](int chunk, std::int64_t b0, std::int64_t b1) {
-    thread_local std::vector<T> dalpha;
-    dalpha.resize(static_cast<std::size_t>(n.S));
-    T* dv = dv_parts + chunk * n.A;
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
-      const T* al = alpha + b * n.S;
-      const T* g = dc + b * n.D;
-      T weighted = 0;
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* h = values + (b * n.S + j) * n.D;
-        T* dh = dvalues + (b * n.S + j) * n.D;
-        T dot = 0;
-        for (std::int64_t d = 0; d < n.D; ++d) {
-          dot += g[d] * h[d];
-          dh[d] = al[j] * g[d];
-        }
-        dalpha[static_cast<std::size_t>(j)] = dot;
-        weighted += al[j] * dot;
-      }
-      T* dqb = dq + b * n.A;
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T de = al[j] * (dalpha[static_cast<std::size_t>(j)] - weighted);
-        const T* t = tanh_out + (b * n.S + j) * n.A;
-        T* dk = dkeys + (b * n.S + j) * n.A;
-        for (std::int64_t a = 0; a < n.A; ++a) {
-          const T dpre = de * v[a] * (T(1) - t[a] * t[a]);
-          dk[a] = dpre;
-          dqb[a] += dpre;
-          dv[a] += de * t[a];
-        }
-      }
-    }
-  });
-}
+using detail::AttentionShape;
 
 AttentionShape check_attention(const Variable& q, const Variable& keys, const Variable& v,
                                const Variable& values, const std::vector<std::int64_t>& lengths) {
@@ -135,13 +26,7 @@ AttentionShape check_attention(const Variable& q, const Variable& keys, const Va
             is_floating(q.dtype()),
         "additive_attention: q, keys, v and values must share one floating dtype, got {} {} {} {}",
         q.dtype(), keys.dtype(), v.dtype(), values.dtype());
-  check(static_cast<std::int64_t>(lengths.size()) == n.B,
-        "additive_attention: {} lengths for a batch of {}", lengths.size(), n.B);
-  for (std::size_t b = 0; b < lengths.size(); ++b)
-    check(lengths[b] >= 1 && lengths[b] <= n.S,
-          "additive_attention: length {} of row {} is outside [1, {}] (a row needs a position "
-          "to attend to)",
-          lengths[b], b, n.S);
+  detail::check_attention_lengths("additive_attention", lengths, n);
   return n;
 }
 
@@ -156,8 +41,8 @@ Variable additive_attention(const Variable& q, const Variable& keys, const Varia
   Tensor tanh_out = Tensor::empty({n.B, n.S, n.A}, dt), alpha = Tensor::empty({n.B, n.S}, dt);
   Tensor context = Tensor::empty({n.B, n.D}, dt);
   dispatch_floating(dt, "additive_attention", [&]<class T>() {
-    attention_forward<T>(n, lengths, qv.data<T>(), kv.data<T>(), vv.data<T>(), hv.data<T>(),
-                         tanh_out.data<T>(), alpha.data<T>(), context.data<T>());
+    detail::attention_forward<T>(n, lengths, qv.data<T>(), kv.data<T>(), vv.data<T>(), hv.data<T>(),
+                                 tanh_out.data<T>(), alpha.data<T>(), context.data<T>());
   });
 
   auto backward = [n, lengths, vv, hv, tanh_out, alpha](const Tensor& gy, GradSlots& dx) {
@@ -166,9 +51,9 @@ Variable additive_attention(const Variable& q, const Variable& keys, const Varia
     Tensor dq = zeros({n.B, n.A}, dt), dkeys = zeros({n.B, n.S, n.A}, dt),
            dvalues = zeros({n.B, n.S, n.D}, dt), dv_parts = zeros({parallel_chunks(n.B), n.A}, dt);
     dispatch_floating(dt, "additive_attention", [&]<class T>() {
-      attention_backward<T>(n, lengths, vv.data<T>(), hv.data<T>(), tanh_out.data<T>(),
-                            alpha.data<T>(), dc.data<T>(), dq.data<T>(), dkeys.data<T>(),
-                            dvalues.data<T>(), dv_parts.data<T>());
+      detail::attention_backward<T>(n, lengths, vv.data<T>(), hv.data<T>(), tanh_out.data<T>(),
+                                    alpha.data<T>(), dc.data<T>(), dq.data<T>(), dkeys.data<T>(),
+                                    dvalues.data<T>(), dv_parts.data<T>());
     });
     dx[0] += dq;
     dx[1] += dkeys;

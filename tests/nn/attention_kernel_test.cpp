@@ -37,25 +37,6 @@ std::vector<Tensor> inputs(DType dtype, Generator& gen) {
           randn({B, S, D}, dtype, &gen)};
 }
 
-// Output and the gradients of all four inputs for the loss sum(output * weights).
-std::vector<Tensor> forward_backward(const std::vector<Tensor>& in, const Tensor& weights,
-                                     const std::function<Variable(const Vars&)>& op) {
-  Vars leaves;
-  for (const Tensor& t : in) leaves.emplace_back(t.clone(), true);
-  const Variable out = op(leaves);
-  sum(out * Variable(weights)).backward();
-  std::vector<Tensor> result{out.value().clone()};
-  for (const Variable& v : leaves) result.push_back(v.grad().clone());
-  return result;
-}
-
-struct RestoreOneThread {
-  RestoreOneThread() = default;
-  ~RestoreOneThread() { set_num_threads(1); }
-  RestoreOneThread(const RestoreOneThread&) = delete;
-  RestoreOneThread& operator=(const RestoreOneThread&) = delete;
-};
-
 }  // namespace
 
 TEST_CASE("gradcheck: additive_attention") {
@@ -74,11 +55,11 @@ TEST_CASE("additive_attention: output and gradients equal the composed equations
   const Tensor weights = randn({B, D}, kFloat64, &gen);
   for (const auto& lengths : {std::vector<std::int64_t>{S, S, S}, kRagged}) {
     CAPTURE(lengths[0]);
-    const auto fused = forward_backward(in, weights, [&](const Vars& v) {
+    const auto fused = output_and_grads(in, weights, [&](const Vars& v) {
       return F::additive_attention(v[0], v[1], v[2], v[3], lengths);
     });
     const auto reference =
-        forward_backward(in, weights, [&](const Vars& v) { return composed(v, lengths); });
+        output_and_grads(in, weights, [&](const Vars& v) { return composed(v, lengths); });
     for (std::size_t i = 0; i < fused.size(); ++i) {
       CAPTURE(i);
       expect_close(fused[i], reference[i], 1e-10, 1e-12);
@@ -91,14 +72,14 @@ TEST_CASE("additive_attention: padding positions change nothing and get no gradi
   std::vector<Tensor> in = inputs(kFloat64, gen);
   const Tensor weights = randn({B, D}, kFloat64, &gen);
   auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], kRagged); };
-  const auto before = forward_backward(in, weights, op);
+  const auto before = output_and_grads(in, weights, op);
   // Overwrite every padding position of keys and values with huge values.
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t j = kRagged[static_cast<std::size_t>(b)]; j < S; ++j) {
       in[1].select(0, b).select(0, j).fill_(1e6);
       in[3].select(0, b).select(0, j).fill_(-1e6);
     }
-  const auto after = forward_backward(in, weights, op);
+  const auto after = output_and_grads(in, weights, op);
   for (std::size_t i = 0; i < before.size(); ++i) {
     CAPTURE(i);
     expect_close(after[i], before[i], 0.0, 0.0);
@@ -117,8 +98,8 @@ TEST_CASE("additive_attention: float32 agrees with float64") {
   for (const Tensor& t : in64) in32.push_back(t.to(kFloat32));
   const Tensor weights = randn({B, D}, kFloat64, &gen);
   auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], kRagged); };
-  const auto r64 = forward_backward(in64, weights, op);
-  const auto r32 = forward_backward(in32, weights.to(kFloat32), op);
+  const auto r64 = output_and_grads(in64, weights, op);
+  const auto r32 = output_and_grads(in32, weights.to(kFloat32), op);
   for (std::size_t i = 0; i < r64.size(); ++i) {
     CAPTURE(i);
     expect_close(r32[i], r64[i], 1e-4, 1e-5);
@@ -138,14 +119,14 @@ TEST_CASE("additive_attention: 1, 2 and 3 threads give the same output and gradi
   const Tensor weights = randn({batch, d}, kFloat64, &gen);
   auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], lengths); };
   set_num_threads(1);
-  const auto one = forward_backward(in, weights, op);
+  const auto one = output_and_grads(in, weights, op);
   for (int threads : {2, 3}) {
     CAPTURE(threads);
     set_num_threads(threads);
-    const auto many = forward_backward(in, weights, op);
+    const auto many = output_and_grads(in, weights, op);
     // dv (index 3) sums per-thread partials in another order, so it may differ by rounding: in
-    // float64 that is far below 1e-12 (float32 cancellation over 33 x 16 terms reached 2e-6, which no
-    // fixed float32 tolerance bounds). Everything else is computed per row and is bit-identical.
+    // float64 that is far below 1e-12 (float32 cancellation over 33 x 16 terms reached 2e-6, which
+    // no fixed float32 tolerance bounds). Everything else is computed per row and is bit-identical.
     for (std::size_t i = 0; i < one.size(); ++i) {
       CAPTURE(i);
       expect_close(many[i], one[i], i == 3 ? 1e-12 : 0.0, i == 3 ? 1e-14 : 0.0);

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "autograd/autograd_test_util.h"
 #include "nn/all.h"
+#include "tensor/parallel.h"
 
 // gradcheck(fn, inputs...) as a doctest check that reports the worst element; a macro, so that a
 // failure points at the caller's line.
@@ -25,6 +27,28 @@
   } while (false)
 
 namespace seqgrad::testing {
+
+// The output of op on fresh leaves made from `in`, then the gradient of every input for the loss
+// sum(output * weights): a fused op and its composed reference are compared on these.
+inline std::vector<Tensor> output_and_grads(
+    const std::vector<Tensor>& in, const Tensor& weights,
+    const std::function<Variable(const std::vector<Variable>&)>& op) {
+  std::vector<Variable> leaves;
+  for (const Tensor& t : in) leaves.emplace_back(t.clone(), true);
+  const Variable out = op(leaves);
+  sum(out * Variable(weights)).backward();
+  std::vector<Tensor> result{out.value().clone()};
+  for (const Variable& v : leaves) result.push_back(v.grad().clone());
+  return result;
+}
+
+// Thread-count tests change the global setting; this puts it back to 1 however the test ends.
+struct RestoreOneThread {
+  RestoreOneThread() = default;
+  ~RestoreOneThread() { set_num_threads(1); }
+  RestoreOneThread(const RestoreOneThread&) = delete;
+  RestoreOneThread& operator=(const RestoreOneThread&) = delete;
+};
 
 // Every element within rtol of the expected value (plus a tiny absolute floor for the values that
 // are zero up to rounding). Reports the first mismatch only, so a broken op fails in one line.

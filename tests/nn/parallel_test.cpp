@@ -18,14 +18,6 @@ namespace F = seqgrad::nn::functional;
 
 namespace {
 
-// Puts seqgrad back on one thread when a test ends, whether it passes, fails or throws.
-struct RestoreOneThread {
-  RestoreOneThread() = default;
-  ~RestoreOneThread() { set_num_threads(1); }
-  RestoreOneThread(const RestoreOneThread&) = delete;
-  RestoreOneThread& operator=(const RestoreOneThread&) = delete;
-};
-
 // Output and gradients of one run (copies, so that later runs cannot change them).
 struct Results {
   std::vector<std::string> names;

@@ -1,0 +1,136 @@
+// The additive-attention read's row loops, shared by the one-step node (functional_attention.cpp)
+// and the whole teacher-forced decoder (functional_attention_decoder.cpp). Internal to nn/.
+// Per row b with L = lengths[b] real source positions j < L:
+//   t_bj = tanh(keys_bj + q_b)          [A]   (kept for the backward pass)
+//   e_bj = v . t_bj,   alpha_b = softmax_j(e_b),   context_b = sum_j alpha_bj values_bj
+// Backward, dc_b being the gradient reaching context_b:
+//   dvalues_bj = alpha_bj dc_b,   dalpha_bj = dc_b . values_bj
+//   de_bj = alpha_bj (dalpha_bj - sum_k alpha_bk dalpha_bk)       (softmax backward)
+//   dpre_bj = de_bj v (1 - t_bj^2):  dkeys_bj = dpre_bj,  dq_b = sum_j dpre_bj,
+//   dv = sum_bj de_bj t_bj
+// Positions past a row's length cost nothing and get no gradient.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "nn/recurrence.h"
+#include "tensor/error.h"
+#include "tensor/parallel.h"
+
+namespace seqgrad::nn::detail {
+
+struct AttentionShape {
+  std::int64_t B, S, A, D;
+  std::int64_t q_stride = A;  // distance between rows of q and dq (wider when q is part of a block)
+};
+
+inline void check_attention_lengths(const char* op, const std::vector<std::int64_t>& lengths,
+                                    const AttentionShape& n) {
+  check(static_cast<std::int64_t>(lengths.size()) == n.B, "{}: {} lengths for a batch of {}", op,
+        lengths.size(), n.B);
+  for (std::size_t b = 0; b < lengths.size(); ++b)
+    check(lengths[b] >= 1 && lengths[b] <= n.S,
+          "{}: length {} of row {} is outside [1, {}] (a row needs a position to attend to)", op,
+          lengths[b], b, n.S);
+}
+
+// Calls f(chunk, begin, end) over the rows [0, B): split over seqgrad's threads when there is
+// enough work to pay for starting them (tensor/parallel.h starts threads per call, and this runs
+// once per decoder step), else serially as chunk 0.
+template <class F>
+void for_attention_rows(const AttentionShape& n, F&& f) {
+  if (n.B * n.S * (n.A + n.D) < (std::int64_t{1} << 17)) {
+    f(0, std::int64_t{0}, n.B);
+    return;
+  }
+  parallel_for_chunks(n.B, std::forward<F>(f));
+}
+
+template <class T>
+void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
+                       const T* q, const T* keys, const T* v, const T* values, T* tanh_out,
+                       T* alpha, T* context) {
+  for_attention_rows(n, [&](int, std::int64_t b0, std::int64_t b1) {
+    thread_local std::vector<T> scores;  // kept per thread: no allocation per step
+    scores.resize(static_cast<std::size_t>(n.S));
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
+      const T* qb = q + b * n.q_stride;
+      T max_score = -std::numeric_limits<T>::infinity();
+      for (std::int64_t j = 0; j < L; ++j) {
+        const T* k = keys + (b * n.S + j) * n.A;
+        T* t = tanh_out + (b * n.S + j) * n.A;
+        T e = 0;
+        for (std::int64_t a = 0; a < n.A; ++a) t[a] = detail::tanh<T>(k[a] + qb[a]);
+        for (std::int64_t a = 0; a < n.A; ++a) e += v[a] * t[a];
+        scores[static_cast<std::size_t>(j)] = e;
+        max_score = std::max(max_score, e);
+      }
+      T total = 0;
+      T* al = alpha + b * n.S;
+      for (std::int64_t j = 0; j < L; ++j) {
+        al[j] = std::exp(scores[static_cast<std::size_t>(j)] - max_score);
+        total += al[j];
+      }
+      for (std::int64_t j = 0; j < L; ++j) al[j] /= total;
+      std::fill(al + L, al + n.S, T(0));
+      T* c = context + b * n.D;
+      std::fill_n(c, n.D, T(0));
+      for (std::int64_t j = 0; j < L; ++j) {
+        const T* h = values + (b * n.S + j) * n.D;
+        const T w = al[j];
+        for (std::int64_t d = 0; d < n.D; ++d) c[d] += w * h[d];
+      }
+    }
+  });
+}
+
+// Adds the gradients into dq [B, A] (rows q_stride apart), dkeys [B, S, A], dvalues [B, S, D] and
+// dv_parts [chunks, A] (one row per parallel chunk, summed by the caller), so that a decoder loop
+// can accumulate over its steps.
+template <class T>
+void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
+                        const T* v, const T* values, const T* tanh_out, const T* alpha, const T* dc,
+                        T* dq, T* dkeys, T* dvalues, T* dv_parts) {
+  for_attention_rows(n, [&](int chunk, std::int64_t b0, std::int64_t b1) {
+    thread_local std::vector<T> dalpha;
+    dalpha.resize(static_cast<std::size_t>(n.S));
+    T* dv = dv_parts + chunk * n.A;
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
+      const T* al = alpha + b * n.S;
+      const T* g = dc + b * n.D;
+      T weighted = 0;
+      for (std::int64_t j = 0; j < L; ++j) {
+        const T* h = values + (b * n.S + j) * n.D;
+        T* dh = dvalues + (b * n.S + j) * n.D;
+        T dot = 0;
+        for (std::int64_t d = 0; d < n.D; ++d) {
+          dot += g[d] * h[d];
+          dh[d] += al[j] * g[d];
+        }
+        dalpha[static_cast<std::size_t>(j)] = dot;
+        weighted += al[j] * dot;
+      }
+      T* dqb = dq + b * n.q_stride;
+      for (std::int64_t j = 0; j < L; ++j) {
+        const T de = al[j] * (dalpha[static_cast<std::size_t>(j)] - weighted);
+        const T* t = tanh_out + (b * n.S + j) * n.A;
+        T* dk = dkeys + (b * n.S + j) * n.A;
+        for (std::int64_t a = 0; a < n.A; ++a) {
+          const T dpre = de * v[a] * (T(1) - t[a] * t[a]);
+          dk[a] += dpre;
+          dqb[a] += dpre;
+          dv[a] += de * t[a];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace seqgrad::nn::detail
