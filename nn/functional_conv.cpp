@@ -150,14 +150,18 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   Tensor cols = Tensor::empty({g.n, K, OHW}, x.dtype());
   const Tensor w2 = weight.value().reshape({OC, K});
   Tensor y = Tensor::empty({g.n, OC, OHW}, x.dtype());
-  if (bias.defined()) y.copy_(bias.value().view({1, OC, 1}));
-  // Samples are independent: split them over the threads, each running single-threaded GEMMs.
+  const Tensor b = bias.defined() ? bias.value().contiguous() : Tensor();
+  // Samples are independent: split them over the threads, each running single-threaded GEMMs
+  // that add onto the bias (each sample's rows filled with it first, while they are in cache).
   const double beta = bias.defined() ? 1.0 : 0.0;
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     BlasSingleThreaded one_blas_thread;
     parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t n = begin; n < end; ++n) {
         im2col(xin.data<T>() + n * g.c * g.h * g.w, cols.data<T>() + n * K * OHW, g);
+        if (b.defined())
+          for (std::int64_t o = 0; o < OC; ++o)
+            std::fill_n(y.data<T>() + (n * OC + o) * OHW, OHW, b.data<T>()[o]);
         gemm(w2, cols.select(0, n), y.select(0, n), 1.0, beta);
       }
     });
