@@ -1,10 +1,12 @@
 // `seqgrad eval`, `seqgrad translate` and `seqgrad info`: what can be done with a checkpoint.
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "models/cli/commands.h"
+#include "models/cli/training_state.h"
 #include "models/evaluate.h"
 #include "models/seq2seq_io.h"
 #include "models/tasks.h"
@@ -92,7 +94,21 @@ void run_translate(const std::string& checkpoint, std::int64_t max_len, std::int
   flush();
 }
 
+// A training state (OUT/last.state.safetensors) holds no vocabulary, so it gets its own summary.
+void print_training_state(const TrainingStateSummary& s) {
+  fmt::print(
+      "training state (for `seqgrad train --resume`)\nconfig      {}\noptimizer   {}\nstep        "
+      "{}\nseconds     {:.1f} (training, evaluation excluded)\ntokens      {}\nbest dev    {}\n"
+      "tensors     {} parameter tensors ({} values), {} optimizer tensors\n",
+      s.config, s.optimizer, s.progress.step, s.progress.seconds, s.progress.tokens,
+      s.progress.best < 0 ? std::string("none yet") : fmt::format("{:.4f}", s.progress.best),
+      s.parameter_tensors, s.parameters, s.optimizer_tensors);
+}
+
 void run_info(const std::string& checkpoint) {
+  if (std::filesystem::exists(checkpoint))
+    if (const auto state = summarize_training_state(nn::load_safetensors(checkpoint), checkpoint))
+      return print_training_state(*state);
   const models::LoadedModel m = models::load_model(checkpoint);
   fmt::print(
       "model       {}\nconfig      {}\nvocabulary  {} source, {} target tokens\nstep        {}\n",
@@ -129,8 +145,11 @@ void add_eval_commands(CLI::App& app) {
   translate->callback([checkpoint, max_len, beam] { run_translate(*checkpoint, *max_len, *beam); });
 
   auto info_checkpoint = std::make_shared<std::string>();
-  CLI::App* info = app.add_subcommand("info", "Show a checkpoint's config and parameters");
-  info->add_option("--checkpoint", *info_checkpoint, "A .safetensors checkpoint")->required();
+  CLI::App* info = app.add_subcommand(
+      "info", "Show a checkpoint's config and parameters (or a training state's progress)");
+  info->add_option("--checkpoint", *info_checkpoint,
+                   "A .safetensors checkpoint, or a run's last.state.safetensors")
+      ->required();
   info->callback([info_checkpoint] { run_info(*info_checkpoint); });
 }
 

@@ -3,8 +3,6 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
-#include "nn/checkpoint.h"
-
 namespace seqgrad::cli {
 
 void save_training_state(const std::filesystem::path& file, const nn::Module& model,
@@ -27,6 +25,36 @@ void save_training_state(const std::filesystem::path& file, const nn::Module& mo
            optimizer_state);
 }
 
+namespace {
+
+bool is_training_state(const nn::SafetensorsFile& f) {
+  return f.metadata.count("format") && f.metadata.at("format") == "seqgrad-training-state" &&
+         f.metadata.count("state");
+}
+
+struct ParsedState {
+  nlohmann::json json;
+  TrainingProgress progress;
+  std::array<std::uint64_t, 4> rng{};
+};
+
+ParsedState parse_state(const nn::SafetensorsFile& f, const std::string& path, const char* op) {
+  ParsedState s;
+  try {
+    s.json = nlohmann::json::parse(f.metadata.at("state"));
+    const nlohmann::json& j = s.json;
+    s.progress = {j.at("step").get<std::int64_t>(), j.at("seconds").get<double>(),
+                  j.at("tokens").get<std::int64_t>(), j.at("best").get<double>()};
+    for (std::size_t i = 0; i < 4; ++i)
+      s.rng[i] = std::stoull(j.at("rng").at(i).get<std::string>());
+  } catch (const std::exception& e) {
+    fail("{}: {}: unreadable training state ({})", op, path, e.what());
+  }
+  return s;
+}
+
+}  // namespace
+
 TrainingProgress load_training_state(const std::filesystem::path& file, nn::Module& model,
                                      optim::Optimizer& opt, Generator& gen,
                                      const std::string& config) {
@@ -34,20 +62,9 @@ TrainingProgress load_training_state(const std::filesystem::path& file, nn::Modu
   check(std::filesystem::exists(file),
         "train --resume: no training state {} (was this folder written by `seqgrad train`?)", path);
   const nn::SafetensorsFile f = nn::load_safetensors(path);
-  check(f.metadata.count("format") && f.metadata.at("format") == "seqgrad-training-state" &&
-            f.metadata.count("state"),
-        "train --resume: {} is not a seqgrad training state", path);
-  nlohmann::json j;
-  TrainingProgress p;
-  std::array<std::uint64_t, 4> rng{};
-  try {
-    j = nlohmann::json::parse(f.metadata.at("state"));
-    p = {j.at("step").get<std::int64_t>(), j.at("seconds").get<double>(),
-         j.at("tokens").get<std::int64_t>(), j.at("best").get<double>()};
-    for (std::size_t i = 0; i < 4; ++i) rng[i] = std::stoull(j.at("rng").at(i).get<std::string>());
-  } catch (const std::exception& e) {
-    fail("train --resume: {}: unreadable training state ({})", path, e.what());
-  }
+  check(is_training_state(f), "train --resume: {} is not a seqgrad training state", path);
+  const ParsedState parsed = parse_state(f, path, "train --resume");
+  const nlohmann::json& j = parsed.json;
   check(j.value("config", "") == config,
         "train --resume: {} was trained with config {}, this command gives {}", path,
         j.value("config", ""), config);
@@ -62,8 +79,25 @@ TrainingProgress load_training_state(const std::filesystem::path& file, nn::Modu
     optimizer_state.emplace(name.substr(6), t);
   }
   opt.load_state_dict(optimizer_state);
-  gen.set_state(rng);
-  return p;
+  gen.set_state(parsed.rng);
+  return parsed.progress;
+}
+
+std::optional<TrainingStateSummary> summarize_training_state(const nn::SafetensorsFile& f,
+                                                             const std::string& path) {
+  if (!is_training_state(f)) return std::nullopt;
+  const ParsedState parsed = parse_state(f, path, "info");
+  TrainingStateSummary s{parsed.progress, parsed.json.value("optimizer", ""),
+                         parsed.json.value("config", "")};
+  for (const auto& [name, t] : f.tensors) {
+    if (name.rfind("optim.", 0) == 0) {
+      ++s.optimizer_tensors;
+    } else {
+      ++s.parameter_tensors;
+      s.parameters += t.numel();
+    }
+  }
+  return s;
 }
 
 }  // namespace seqgrad::cli

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "nn/checkpoint.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
@@ -32,5 +34,15 @@ void save_training_state(const std::filesystem::path& file, const nn::Module& mo
 TrainingProgress load_training_state(const std::filesystem::path& file, nn::Module& model,
                                      optim::Optimizer& opt, Generator& gen,
                                      const std::string& config);
+
+// What `seqgrad info` shows of a training state; nullopt when the file is a safetensors file of
+// another kind (a checkpoint). Throws Error when it is a training state that cannot be read.
+struct TrainingStateSummary {
+  TrainingProgress progress;
+  std::string optimizer, config;
+  std::int64_t parameter_tensors = 0, parameters = 0, optimizer_tensors = 0;
+};
+std::optional<TrainingStateSummary> summarize_training_state(const nn::SafetensorsFile& file,
+                                                             const std::string& path);
 
 }  // namespace seqgrad::cli

@@ -41,8 +41,12 @@ for round in $(seq 1 "$rounds"); do
       # The parameters are never behind the state that --resume will start from: a resumed run
       # that starts at the last step rewrites nothing, so last.safetensors must already be there.
       if [ -f "$run/last.state.safetensors" ]; then
-        state_step=$(head -c 4096 "$run/last.state.safetensors" | grep -ao '\\"step\\":[0-9]*' |
-          head -1 | grep -o '[0-9]*$')
+        state_step=$("$seqgrad" info --checkpoint "$run/last.state.safetensors" |
+          awk '$1 == "step" { print $2 }')
+        if [ -z "$state_step" ]; then
+          echo "round $round: seqgrad info cannot read the training state after a kill"
+          exit 1
+        fi
         last_step=$("$seqgrad" info --checkpoint "$run/last.safetensors" 2> /dev/null |
           awk '$1 == "step" { print $2 }')
         if [ -z "$last_step" ] || [ "$last_step" -lt "$state_step" ]; then
