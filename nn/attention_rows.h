@@ -56,7 +56,9 @@ void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>&
                        const T* q, const T* keys, const T* v, const T* values, T* tanh_out,
                        T* alpha, T* context) {
   for_attention_rows(n, [&](int, std::int64_t b0, std::int64_t b1) {
-    thread_local std::vector<T> scores;  // kept per thread: no allocation per step
+    // Scratch kept per thread: the calling thread (all of a serial call) allocates it once;
+    // workers, started per call (tensor/parallel.h), allocate theirs per call.
+    thread_local std::vector<T> scores;
     scores.resize(static_cast<std::size_t>(n.S));
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t L = lengths[static_cast<std::size_t>(b)];
@@ -98,7 +100,7 @@ void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>
                         const T* v, const T* values, const T* tanh_out, const T* alpha, const T* dc,
                         T* dq, T* dkeys, T* dvalues, T* dv_parts) {
   for_attention_rows(n, [&](int chunk, std::int64_t b0, std::int64_t b1) {
-    thread_local std::vector<T> dalpha;
+    thread_local std::vector<T> dalpha;  // as `scores` above
     dalpha.resize(static_cast<std::size_t>(n.S));
     T* dv = dv_parts + chunk * n.A;
     for (std::int64_t b = b0; b < b1; ++b) {

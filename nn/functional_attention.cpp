@@ -2,6 +2,8 @@
 // The equations and the row loops are in nn/attention_rows.h.
 // Composed from generic ops this is ~10 nodes per step with [B, S, A] temporaries and B tiny
 // GEMMs for the weighted sum; here the positions past each row's length cost nothing at all.
+#include <utility>
+
 #include "nn/attention_rows.h"
 #include "nn/functional.h"
 
@@ -55,10 +57,10 @@ Variable additive_attention(const Variable& q, const Variable& keys, const Varia
                                     alpha.data<T>(), dc.data<T>(), dq.data<T>(), dkeys.data<T>(),
                                     dvalues.data<T>(), dv_parts.data<T>());
     });
-    dx[0] += dq;
-    dx[1] += dkeys;
     if (dx.needed(2)) dx[2] += sum(dv_parts, {0});
-    dx[3] += dvalues;
+    dx[0] += std::move(dq);  // moved: an unshared gradient reaching a leaf is kept, not cloned
+    dx[1] += std::move(dkeys);
+    dx[3] += std::move(dvalues);
   };
   return record("additive_attention", context, {q, keys, v, values}, backward, {vv, hv});
 }

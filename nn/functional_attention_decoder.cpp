@@ -20,6 +20,7 @@
 //   ds_t += [dq_t, dgh_t] [W_q; W_hh]
 // then dW_q, dW_hh = [dq, dgh]^T S, dW_c = dgx^T C, db_hh = Σ dgh, dgx_e = dgx.
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "nn/attention_rows.h"
@@ -152,11 +153,12 @@ DecoderShape check_decoder(const Variable& gx_e, const Variable& s0, const Varia
   check(gx_e.size(1) == B && gx_e.size(2) == 3 * H && w_q.size(0) == A && w_q.size(1) == H &&
             keys.size(0) == B && v.size(0) == A && values.size(0) == B && values.size(1) == S &&
             w_c.size(0) == 3 * H && w_c.size(1) == D && w_hh.size(0) == 3 * H &&
-            w_hh.size(1) == H && b_hh.size(0) == 3 * H && T >= 1,
+            w_hh.size(1) == H && b_hh.size(0) == 3 * H,
         "{}: shapes do not agree: gx_e {} s0 {} w_q {} keys {} v {} values {} w_c {} w_hh {} b_hh "
         "{}",
         op, gx_e.shape(), s0.shape(), w_q.shape(), keys.shape(), v.shape(), values.shape(),
         w_c.shape(), w_hh.shape(), b_hh.shape());
+  check(T >= 1, "{}: gx_e {} has no steps (T = 0): nothing to decode", op, gx_e.shape());
   const DType dt = gx_e.dtype();
   for (const Variable* x : {&s0, &w_q, &keys, &v, &values, &w_c, &w_hh, &b_hh})
     check(x->dtype() == dt && is_floating(dt),
@@ -175,6 +177,9 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
   const DecoderShape n = check_decoder(gx_e, s0, w_q, keys, v, values, w_c, w_hh, b_hh, lengths);
   const std::int64_t T = n.T, B = n.att.B, H = n.H, S = n.att.S, A = n.att.A, D = n.att.D;
   const DType dt = gx_e.dtype();
+  // w_qh (and w_c when it is not contiguous, as the model's narrow view is) are copies taken
+  // here, so the backward uses the weights of the forward pass even if they change in place in
+  // between; only values, v and a contiguous w_c are shared and version-checked.
   const Tensor w_qh = cat({w_q.value(), w_hh.value()}, 0);  // [A + 3H, H]: one GEMM per step
   const Tensor xe = gx_e.value().contiguous(), kv = keys.value().contiguous(),
                vv = v.value().contiguous(), hv = values.value().contiguous(),
@@ -201,18 +206,19 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
                                  dv_parts);
     });
     const Tensor dqg_rows = detail::step_rows(DQG);
-    dx[0] += DGX;
-    dx[1] += ds0;
     if (dx.needed(2) || dx.needed(7)) {
       const Tensor dw_qh = matmul(dqg_rows.t(), detail::step_rows(sv.S.narrow(0, 0, T)));
       if (dx.needed(2)) dx[2] += dw_qh.narrow(0, 0, A);
       if (dx.needed(7)) dx[7] += dw_qh.narrow(0, A, 3 * H);
     }
-    dx[3] += dkeys;
     if (dx.needed(4)) dx[4] += sum(dv_parts, {0});
-    dx[5] += dvalues;
     if (dx.needed(6)) dx[6] += matmul(detail::step_rows(DGX).t(), detail::step_rows(sv.C));
     if (dx.needed(8)) dx[8] += sum(dqg_rows.narrow(1, A, 3 * H), {0});
+    // Moved, not copied: a gradient that reaches a leaf unshared is kept without a clone.
+    dx[0] += std::move(DGX);
+    dx[1] += std::move(ds0);
+    dx[3] += std::move(dkeys);
+    dx[5] += std::move(dvalues);
   };
   return record("attention_gru_decoder", Y, {gx_e, s0, w_q, keys, v, values, w_c, w_hh, b_hh},
                 backward, {w_qh, vv, hv, wc});

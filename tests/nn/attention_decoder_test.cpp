@@ -114,6 +114,23 @@ TEST_CASE("attention_gru_decoder: 1, 2 and 3 threads give the same output and gr
   }
 }
 
+TEST_CASE("attention_gru_decoder: with only some inputs requiring grad, their gradients agree") {
+  Generator gen(96);
+  const std::vector<Tensor> in = inputs(kSmall, kFloat64, gen);
+  const Tensor weights = randn({kSmall.T, kSmall.B, kSmall.H + kSmall.D}, kFloat64, &gen);
+  const auto all = output_and_grads(in, weights, [](const Vars& v) { return fused(v, kRagged); });
+  // Each input alone, then the other inputs alone: every skipped branch of the backward is taken.
+  for (std::size_t only = 0; only < in.size(); ++only) {
+    CAPTURE(only);
+    Vars leaves;
+    for (std::size_t i = 0; i < in.size(); ++i) leaves.emplace_back(in[i].clone(), i == only);
+    sum(fused(leaves, kRagged) * Variable(weights)).backward();
+    expect_close(leaves[only].grad(), all[only + 1], 0.0, 0.0);
+    for (std::size_t i = 0; i < in.size(); ++i)
+      if (i != only) CHECK_FALSE(leaves[i].grad().defined());
+  }
+}
+
 TEST_CASE("attention_gru_decoder: bad shapes, dtypes and lengths are errors naming the op") {
   Generator gen(95);
   const std::vector<Tensor> t = inputs(kSmall, kFloat64, gen);
@@ -128,6 +145,9 @@ TEST_CASE("attention_gru_decoder: bad shapes, dtypes and lengths are errors nami
   Vars flat = x;
   flat[3] = x[3].select(0, 0);
   CHECK_THROWS_WITH_AS(fused(flat, kRagged), doctest::Contains("keys [B, S, A]"), Error);
+  Vars no_steps = x;
+  no_steps[0] = Variable(Tensor::empty({0, kSmall.B, 3 * kSmall.H}, kFloat64));
+  CHECK_THROWS_WITH_AS(fused(no_steps, kRagged), doctest::Contains("no steps (T = 0)"), Error);
   Vars mixed = x;
   mixed[1] = Variable(t[1].to(kFloat32));
   CHECK_THROWS_WITH_AS(fused(mixed, kRagged), doctest::Contains("one floating dtype"), Error);
