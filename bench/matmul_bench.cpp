@@ -8,10 +8,15 @@
 // On a shared VM two separately timed benchmarks can differ by 30% from run-to-run drift alone, so
 // `interleaved/...` times both sides inside one loop, alternating which goes first, and reports
 // seqgrad's time over sgemm's for the same iterations: drift hits both equally and cancels.
+// `packed/...` does the same for a recurrent layer's per-step products, where seqgrad's gemm runs
+// inside a GemmPackingScope (tensor/packed_gemm.h):
+//   build/bench/bench_matmul --benchmark_filter=packed --benchmark_repetitions=5
+//       --benchmark_format=json | bench/summarize_matmul.py packed
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <chrono>
+#include <vector>
 
 #include "tensor/all.h"
 
@@ -119,7 +124,64 @@ void BM_interleaved(benchmark::State& state, Shape s) {
   state.counters["time_ratio"] = seqgrad_s / sgemm_s;  // < 1.10 is the goal
 }
 
+// The per-step products of an LSTM layer (4 gates) at batch 64: forward h @ W_hh^T, backward
+// dgates @ W_hh, with 4 weights of that shape used in turn (as a 2-layer LSTM's W_ih and W_hh
+// are): seqgrad's gemm inside a GemmPackingScope, which packs each weight once and reuses it,
+// against cblas_sgemm, which packs on every call.
+struct StepShape {
+  const char* name;
+  std::int64_t m, k, n;
+  bool weight_transposed;  // forward: b = W^T with W stored [n, k]
+};
+constexpr StepShape kStepShapes[] = {
+    {"64x128 @ (512x128)^T", 64, 128, 512, true},   {"64x512 @ 512x128", 64, 512, 128, false},
+    {"64x256 @ (1024x256)^T", 64, 256, 1024, true}, {"64x1024 @ 1024x256", 64, 1024, 256, false},
+    {"64x512 @ (2048x512)^T", 64, 512, 2048, true}, {"64x2048 @ 2048x512", 64, 2048, 512, false},
+};
+
+void BM_packed_interleaved(benchmark::State& state, StepShape s) {
+  set_num_threads(static_cast<int>(state.range(0)));
+  Generator g(0);
+  const Tensor a = randn({s.m, s.k}, kFloat32, &g), c = empty({s.m, s.n});
+  std::vector<Tensor> weights;
+  for (int i = 0; i < 4; ++i) weights.push_back(operand(s.k, s.n, s.weight_transposed, g));
+  const Shape raw{s.name, s.m, s.k, s.n, false, s.weight_transposed};
+  const GemmPackingScope packing;
+  using Clock = std::chrono::steady_clock;
+  Clock::duration seqgrad_time{}, sgemm_time{};
+  std::size_t turn = 0;
+  for (auto _ : state) {
+    const Tensor& w = weights[turn++ % weights.size()];
+    const bool seqgrad_first = turn % 2 == 0;
+    for (int side = 0; side < 2; ++side) {
+      const auto t0 = Clock::now();
+      if ((side == 0) == seqgrad_first) {
+        gemm(a, w, c);
+        benchmark::ClobberMemory();
+        seqgrad_time += Clock::now() - t0;
+      } else {
+        raw_sgemm(raw, a, w, c);
+        benchmark::ClobberMemory();
+        sgemm_time += Clock::now() - t0;
+      }
+    }
+  }
+  const double flops = 2.0 * static_cast<double>(s.m * s.k * s.n) * state.iterations();
+  const double seqgrad_s = std::chrono::duration<double>(seqgrad_time).count(),
+               sgemm_s = std::chrono::duration<double>(sgemm_time).count();
+  state.counters["seqgrad_GFLOP/s"] = flops * 1e-9 / seqgrad_s;
+  state.counters["sgemm_GFLOP/s"] = flops * 1e-9 / sgemm_s;
+  state.counters["time_ratio"] = seqgrad_s / sgemm_s;
+}
+
 int register_all() {
+  for (const StepShape& s : kStepShapes)
+    benchmark::RegisterBenchmark((std::string("packed/") + s.name).c_str(), BM_packed_interleaved,
+                                 s)
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->MinTime(1.0);
   for (const Shape& s : kShapes) {
     benchmark::RegisterBenchmark((std::string("seqgrad_matmul/") + s.name).c_str(),
                                  BM_seqgrad_matmul, s)

@@ -65,6 +65,7 @@ double cho_step_gemm_flops(const Options& o, const models::Batch& b, std::int64_
 // two frameworks. torch_models.py decodes the same way.
 void greedy_fixed_length(models::EncoderDecoder& net, const models::Batch& b, std::int64_t steps) {
   NoGradGuard no_grad;
+  const GemmPackingScope packing;  // as EncoderDecoder::greedy does
   models::EncoderDecoder::DecoderState state = net.start_decoding(b.src, b.src_len);
   Tensor y = full({b.src.size(0)}, static_cast<double>(models::kBos), kInt64);
   for (std::int64_t t = 0; t < steps; ++t) y = argmax(net.decode_step(state, y), 1);

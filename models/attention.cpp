@@ -66,6 +66,10 @@ Variable Attention::readout(const Variable& x) {
 Variable Attention::loss(const Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const std::int64_t E = config_.emb, H = config_.hidden;
+  // The fused decoder implements PyTorch's reset-after GRU only (what decode_step's cell runs by
+  // default); a cell switched to Cho's reset-before would train other equations than it decodes.
+  check(decoder->reset == nn::functional::GruReset::After,
+        "Attention::loss: the fused decoder needs a reset-after GRU cell (the default)");
   const TargetPositions pos = target_positions(batch.gold);
   const Memory m = encode(batch.src, batch.src_len);
   const Variable e_all = tgt_embed->forward(batch.prev.t().contiguous());  // [T, B, E]

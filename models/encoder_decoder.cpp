@@ -33,6 +33,7 @@ TargetPositions target_positions(const Tensor& gold_bt) {
 Tensor EncoderDecoder::greedy(const Tensor& src, const std::vector<std::int64_t>& src_len,
                               std::int64_t max_len) {
   NoGradGuard no_grad;
+  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
   const bool was_training = is_training();
   eval();
   DecoderState state = start_decoding(src, src_len);
@@ -83,6 +84,7 @@ std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const 
                                                    double alpha) {
   check(K >= 1 && K <= 1000, "beam_search: beam size must be 1..1000, got {}", K);
   NoGradGuard no_grad;
+  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
   const bool was_training = model.is_training();
   model.eval();
   const std::int64_t B = src.size(0);

@@ -3,8 +3,11 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 
 #include "tensor/creation.h"
+#include "tensor/packed_gemm.h"
+#include "tensor/parallel.h"
 
 namespace seqgrad {
 
@@ -28,7 +31,55 @@ BlasView blas_view(const Tensor& m) {
   return {copy, false, std::max<std::int64_t>(c, 1)};
 }
 
+// The packed right operands of the innermost GemmPackingScope on this thread. A fixed table
+// (no allocation on the hot path): a decoding step multiplies by a handful of weights; when more
+// are live, the oldest entry is replaced.
+struct PackedOperand {
+  std::shared_ptr<Storage> storage;  // null: a free slot
+  std::int64_t offset = 0, rows = 0, cols = 0, row_stride = 0, col_stride = 0;
+  std::uint64_t version = 0;
+  PackedMatrix packed;
+};
+struct PackingCache {
+  std::array<PackedOperand, 32> slots;
+  std::size_t next = 0;  // the slot replaced next when none is free
+  int depth = 0;         // nested scopes alive
+};
+thread_local PackingCache packing_cache;
+
+const PackedMatrix& packed_operand(const Tensor& b) {
+  PackingCache& cache = packing_cache;
+  for (PackedOperand& e : cache.slots)
+    if (e.storage == b.storage() && e.offset == b.offset() && e.rows == b.size(0) &&
+        e.cols == b.size(1) && e.row_stride == b.stride(0) && e.col_stride == b.stride(1)) {
+      if (e.version != b.version()) {  // written in place since it was packed
+        e.packed = PackedMatrix(b);
+        e.version = b.version();
+      }
+      return e.packed;
+    }
+  PackedOperand& e = cache.slots[cache.next];
+  cache.next = (cache.next + 1) % cache.slots.size();
+  e = PackedOperand{b.storage(), b.offset(),  b.size(0),   b.size(1),
+                    b.stride(0), b.stride(1), b.version(), PackedMatrix(b)};
+  return e.packed;
+}
+
+// Whether gemm() takes the packed path: float32 inside a scope, few rows, a product gemm_packed
+// computes (alpha 1, beta 0 or 1) and a left operand it can read row by row.
+bool use_packed(const Tensor& a, double alpha, double beta) {
+  return packing_cache.depth > 0 && a.dtype() == kFloat32 && packed_gemm_available() &&
+         a.size(0) <= GemmPackingScope::kMaxPackedRows && alpha == 1.0 &&
+         (beta == 0.0 || beta == 1.0) && (a.stride(1) == 1 || a.size(1) == 1);
+}
+
 }  // namespace
+
+GemmPackingScope::GemmPackingScope() { ++packing_cache.depth; }
+GemmPackingScope::~GemmPackingScope() {
+  if (--packing_cache.depth == 0)
+    for (PackedOperand& e : packing_cache.slots) e = PackedOperand{};
+}
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
   check_defined(a, "gemm");
@@ -56,6 +107,14 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
       out.zero_();
     else
       out.mul_(beta);
+    return;
+  }
+  if (use_packed(a, alpha, beta)) {
+    // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
+    // BLAS is not held to one thread (gemm called from inside a parallel loop).
+    const bool parallel =
+        intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
+    gemm_packed(a, packed_operand(b), out, beta == 1.0, parallel);
     return;
   }
   const BlasView A = blas_view(a), B = blas_view(b);

@@ -17,10 +17,29 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, same batch size
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0,
           double beta = 0.0);
 
+// While a GemmPackingScope is alive on a thread, that thread's float32 gemm() calls whose left
+// operand has at most kMaxPackedRows rows pack their right operand once (tensor/packed_gemm.h)
+// and reuse the packed copy for as long as that operand is unchanged: same storage, offset, shape
+// and strides, and no in-place write since (the storage's version). The recurrent kernels open one
+// per pass over a sequence, where every step multiplies by the same weight; greedy decoding and
+// beam search open one per run. Scopes nest: the outermost owns the packed copies and frees them
+// when it ends; until then each copy holds a reference to its operand's storage, so that no new
+// tensor can take the same address and be mistaken for it.
+class GemmPackingScope {
+ public:
+  static constexpr std::int64_t kMaxPackedRows = 128;
+  GemmPackingScope();
+  ~GemmPackingScope();
+  GemmPackingScope(const GemmPackingScope&) = delete;
+  GemmPackingScope& operator=(const GemmPackingScope&) = delete;
+};
+
 // Threads used by seqgrad's own parallel loops (tensor/parallel.h) and by OpenBLAS (every matmul);
 // blas_threads defaults to n. A model whose parallelism is over samples (the CNN: each thread runs
 // its samples' GEMMs single-threaded) passes blas_threads = 1: OpenBLAS's idle workers spin for
 // ~0.1 s after each multi-threaded GEMM and would take the cores from seqgrad's threads.
+// Set it between steps, not from another thread while a forward or backward pass runs: kernels read
+// it more than once per call (like torch.set_num_threads, the setting is process-wide).
 void set_num_threads(int n, int blas_threads = 0);
 int get_num_threads();
 

@@ -4,25 +4,110 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SEQGRAD_CPU_RELAX() _mm_pause()
+#else
+#define SEQGRAD_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace seqgrad {
 
 namespace {
 std::atomic<int> threads{1};
+
+using Body = void (*)(void*, int, std::int64_t, std::int64_t);
+
+// Waits until `a` differs from `old`: spins for a few tens of microseconds first (a recurrent
+// kernel hands out a new product every step, far sooner than a sleeping thread wakes), then sleeps
+// on the futex so that an idle worker does not take a core from OpenBLAS or another process.
+void wait_for_change(const std::atomic<std::uint32_t>& a, std::uint32_t old) {
+  for (int i = 0; i < 2000; ++i) {
+    if (a.load(std::memory_order_acquire) != old) return;
+    SEQGRAD_CPU_RELAX();
+  }
+  while (a.load(std::memory_order_acquire) == old) a.wait(old, std::memory_order_acquire);
 }
+
+// Worker threads kept between parallel loops: starting a thread per loop costs tens of
+// microseconds, as much as a per-step GEMM at hidden 128. Worker w runs chunk w + 1 of each job;
+// the calling thread runs chunk 0. One job at a time: a second caller (another thread, or a loop
+// nested inside a chunk) finds the pool busy and starts its own threads instead.
+class WorkerPool {
+ public:
+  static WorkerPool& global() {
+    static WorkerPool pool;
+    return pool;
+  }
+
+  // False when the pool is busy; the caller then runs the job another way.
+  bool try_run(std::int64_t n, int chunks, Body body, void* ctx) {
+    std::unique_lock lock(busy_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    while (static_cast<int>(workers_.size()) < chunks - 1) {
+      const int id = static_cast<int>(workers_.size());
+      const std::uint32_t now = generation_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, id, now] { work(id, now); });
+    }
+    n_ = n;
+    chunks_ = chunks;
+    body_ = body;
+    ctx_ = ctx;
+    pending_.store(static_cast<std::uint32_t>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    body(ctx, 0, 0, n / chunks);
+    for (std::uint32_t left; (left = pending_.load(std::memory_order_acquire)) != 0;)
+      wait_for_change(pending_, left);
+    return true;
+  }
+
+  ~WorkerPool() {
+    stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  // `seen`: the generation before the job this worker was started for.
+  void work(int id, std::uint32_t seen) {
+    for (;;) {
+      wait_for_change(generation_, seen);
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_) return;
+      const std::int64_t t = chunks_, c = id + 1;
+      if (c < t) body_(ctx_, static_cast<int>(c), n_ * c / t, n_ * (c + 1) / t);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    }
+  }
+
+  std::mutex busy_;
+  std::vector<std::thread> workers_;
+  // The job, written before generation_ is bumped (release) and read after (acquire).
+  std::int64_t n_ = 0;
+  int chunks_ = 1;
+  Body body_ = nullptr;
+  void* ctx_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<std::uint32_t> pending_{0};  // workers not yet done with this job
+};
+
+}  // namespace
 
 int intra_op_threads() { return threads.load(std::memory_order_relaxed); }
 
 namespace detail {
 void set_intra_op_threads(int n) { threads.store(n, std::memory_order_relaxed); }
 
-// Plain threads, started per call and joined: a few tens of microseconds against loops of
-// milliseconds, and, unlike an OpenMP pool, no idle threads spinning while OpenBLAS's threads need
-// the cores for the next GEMM.
-void run_parallel(std::int64_t n, int chunks, void (*body)(void*, int, std::int64_t, std::int64_t),
-                  void* ctx) {
+void run_parallel(std::int64_t n, int chunks, Body body, void* ctx) {
+  if (WorkerPool::global().try_run(n, chunks, body, ctx)) return;
   const std::int64_t t = chunks;
   std::vector<std::thread> workers;
   workers.reserve(static_cast<std::size_t>(t - 1));

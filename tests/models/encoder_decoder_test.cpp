@@ -63,3 +63,14 @@ TEST_CASE("encoder-decoders: stepwise decoding, padding and gradients agree with
     }
   }
 }
+
+TEST_CASE("attention: a reset-before decoder cell is refused by the fused training loss") {
+  const Vocab v = Vocab::build({"abc"}, Tokens::Char);
+  Generator gen(3);
+  Attention m(AttentionConfig{v.size(), v.size(), 5, 6, 4}, &gen);
+  m.decoder->reset = nn::functional::GruReset::Before;
+  CHECK_THROWS_WITH_AS(m.loss(make_batch({{"abc", "cba"}}, v, v)),
+                       "Attention::loss: the fused decoder needs a reset-after GRU cell (the "
+                       "default)",
+                       Error);
+}

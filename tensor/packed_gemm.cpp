@@ -1,0 +1,157 @@
+#include "tensor/packed_gemm.h"
+
+#include <algorithm>
+
+#include "tensor/parallel.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SEQGRAD_PACKED_GEMM 1
+#endif
+
+namespace seqgrad {
+
+PackedMatrix::PackedMatrix(const Tensor& b) {
+  check(b.defined() && b.dim() == 2 && b.dtype() == kFloat32,
+        "PackedMatrix: expects a 2-D float32 tensor, got {} {}", b.defined() ? b.shape() : Dims{},
+        b.defined() ? b.dtype() : kFloat32);
+  rows_ = b.size(0);
+  cols_ = b.size(1);
+  data_ = Tensor::empty({panels(), rows_, kPanel}, kFloat32);
+  const std::int64_t sk = b.stride(0), sn = b.stride(1);
+  const float* src = b.data<float>();
+  float* dst = data_.data<float>();
+  for (std::int64_t p = 0; p < panels(); ++p) {
+    const std::int64_t n0 = p * kPanel, width = std::min(kPanel, cols_ - n0);
+    for (std::int64_t k = 0; k < rows_; ++k) {
+      float* row = dst + (p * rows_ + k) * kPanel;
+      for (std::int64_t j = 0; j < width; ++j) row[j] = src[k * sk + (n0 + j) * sn];
+      std::fill(row + width, row + kPanel, 0.0f);
+    }
+  }
+}
+
+#ifdef SEQGRAD_PACKED_GEMM
+
+bool packed_gemm_available() { return true; }
+
+namespace {
+
+// R rows of a (stride lda) times one K x 16 panel into R x 16 accumulators: 2R of the 16 ymm
+// registers hold the accumulators, 2 the panel's row, 1 the broadcast element of a. Written to
+// c (stride ldc), first `width` columns only; added to c's values when `accumulate`.
+template <int R>
+inline void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const float* panel,
+                         float* c, std::int64_t ldc, bool accumulate, std::int64_t width) {
+  __m256 lo[R], hi[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (std::int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(panel + k * 16), b1 = _mm256_loadu_ps(panel + k * 16 + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * lda + k);
+      lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
+      hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
+    }
+  }
+  // Every loop over r is unrolled: an indexed loop would force the accumulators onto the stack.
+  if (width == 16) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      float* cr = c + r * ldc;
+      if (accumulate) {
+        lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(cr));
+        hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(cr + 8));
+      }
+      _mm256_storeu_ps(cr, lo[r]);
+      _mm256_storeu_ps(cr + 8, hi[r]);
+    }
+    return;
+  }
+  alignas(32) float tile[16];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* cr = c + r * ldc;
+    _mm256_store_ps(tile, lo[r]);
+    _mm256_store_ps(tile + 8, hi[r]);
+    for (std::int64_t j = 0; j < width; ++j) cr[j] = accumulate ? cr[j] + tile[j] : tile[j];
+  }
+}
+
+// Panels [p0, p1) of the product, all M rows: the panel stays in L1/L2 while the rows pass over
+// it, 6 at a time (12 accumulators: the widest tile that leaves registers for the operands).
+void panels_range(std::int64_t M, const float* a, std::int64_t lda, const PackedMatrix& b, float* c,
+                  std::int64_t ldc, bool accumulate, std::int64_t p0, std::int64_t p1) {
+  const std::int64_t K = b.rows();
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const float* panel = b.panel(p);
+    const std::int64_t n0 = p * 16, width = std::min<std::int64_t>(16, b.cols() - n0);
+    std::int64_t i = 0;
+    for (; i + 6 <= M; i += 6)
+      micro_kernel<6>(K, a + i * lda, lda, panel, c + i * ldc + n0, ldc, accumulate, width);
+    const float* ai = a + i * lda;
+    float* ci = c + i * ldc + n0;
+    switch (M - i) {
+      case 5:
+        micro_kernel<5>(K, ai, lda, panel, ci, ldc, accumulate, width);
+        break;
+      case 4:
+        micro_kernel<4>(K, ai, lda, panel, ci, ldc, accumulate, width);
+        break;
+      case 3:
+        micro_kernel<3>(K, ai, lda, panel, ci, ldc, accumulate, width);
+        break;
+      case 2:
+        micro_kernel<2>(K, ai, lda, panel, ci, ldc, accumulate, width);
+        break;
+      case 1:
+        micro_kernel<1>(K, ai, lda, panel, ci, ldc, accumulate, width);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
+                 bool parallel) {
+  static_assert(PackedMatrix::kPanel == 16, "the micro-kernel holds a panel row in two ymm");
+  check(a.defined() && out.defined() && a.dim() == 2 && out.dim() == 2 && a.dtype() == kFloat32 &&
+            out.dtype() == kFloat32,
+        "gemm_packed: expects 2-D float32 a and out, got {} and {}",
+        a.defined() ? a.shape() : Dims{}, out.defined() ? out.shape() : Dims{});
+  const std::int64_t M = a.size(0);
+  check(a.size(1) == b.rows() && out.size(0) == M && out.size(1) == b.cols(),
+        "gemm_packed: shapes {} @ [{}, {}] -> {} do not match", a.shape(), b.rows(), b.cols(),
+        out.shape());
+  check((a.stride(1) == 1 || a.size(1) <= 1) && (out.stride(1) == 1 || b.cols() <= 1),
+        "gemm_packed: a and out need unit stride along their last dim, got strides {} and {}",
+        a.strides(), out.strides());
+  out.bump_version();
+  if (M == 0 || b.cols() == 0) return;
+  const std::int64_t lda = a.stride(0), ldc = out.stride(0);
+  const float* ap = a.data<float>();
+  float* cp = out.data<float>();
+  if (!parallel || b.panels() < 2) {
+    panels_range(M, ap, lda, b, cp, ldc, accumulate, 0, b.panels());
+    return;
+  }
+  parallel_for_chunks(b.panels(), [&](int, std::int64_t p0, std::int64_t p1) {
+    panels_range(M, ap, lda, b, cp, ldc, accumulate, p0, p1);
+  });
+}
+
+#else  // no AVX2 + FMA: gemm() never takes this path
+
+bool packed_gemm_available() { return false; }
+
+void gemm_packed(const Tensor&, const PackedMatrix&, const Tensor&, bool, bool) {
+  throw Error("gemm_packed: this build has no packed kernel (needs AVX2 and FMA)");
+}
+
+#endif
+
+}  // namespace seqgrad

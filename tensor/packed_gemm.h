@@ -1,0 +1,48 @@
+// A single-precision GEMM for products with few rows, on a right operand packed once and reused.
+//
+// Why it exists: a recurrent layer multiplies the same weight by a new [B, H] state at every step,
+// and greedy decoding does so for every layer at every step. OpenBLAS copies ("packs") its right
+// operand into a panel layout on every call; with B = 64 rows that copy is a large share of the
+// call (sgemm_incopy was 30% of a seq2seq decoding profile at hidden 512, docs/performance.md).
+// Packed once per forward or backward pass, or once per decoding run, the copy disappears and the
+// kernel reads the panels straight from cache. linalg.h's GemmPackingScope decides when gemm()
+// takes this path; nothing else needs to call it.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace seqgrad {
+
+// B [K, N] (any strides) copied into column panels of kPanel: panel p holds columns
+// p*kPanel .. p*kPanel + kPanel - 1 as K rows of kPanel contiguous floats, the last panel padded
+// with zeros.
+class PackedMatrix {
+ public:
+  static constexpr std::int64_t kPanel = 16;
+
+  PackedMatrix() = default;
+  explicit PackedMatrix(const Tensor& b);  // float32, 2-D
+
+  std::int64_t rows() const { return rows_; }  // K
+  std::int64_t cols() const { return cols_; }  // N
+  std::int64_t panels() const { return (cols_ + kPanel - 1) / kPanel; }
+  const float* panel(std::int64_t p) const { return data_.data<float>() + p * rows_ * kPanel; }
+
+ private:
+  Tensor data_;  // [panels, K, kPanel]
+  std::int64_t rows_ = 0, cols_ = 0;
+};
+
+// Whether this build has the kernel (compiled for AVX2 + FMA, as the default -march=native build
+// on x86-64 is); without it gemm() always calls OpenBLAS.
+bool packed_gemm_available();
+
+// out = a @ b, or out += a @ b when `accumulate`; a [M, K] float32 with unit stride along K, out
+// [M, N] with unit stride along N. With `parallel`, the column panels are split between seqgrad's
+// intra-op threads (tensor/parallel.h).
+void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
+                 bool parallel = false);
+
+}  // namespace seqgrad

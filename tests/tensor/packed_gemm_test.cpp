@@ -1,0 +1,237 @@
+// The packed small-M GEMM (tensor/packed_gemm.h) and the scope that routes gemm() to it
+// (GemmPackingScope, tensor/linalg.h): every product is checked against a float64 triple loop
+// written here, over shapes that hit each micro-kernel height (1..6 rows), partial panels,
+// strided operands and accumulation; then the scope's cache: reuse, in-place changes, eviction,
+// nesting. Finally the worker pool behind parallel_for (tensor/parallel.h).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers.h"
+#include "tensor/packed_gemm.h"
+#include "tensor/parallel.h"
+
+using namespace seqgrad;
+
+namespace {
+
+// a @ b in float64, element by element, from the tensors' strides.
+std::vector<double> reference_product(const Tensor& a, const Tensor& b) {
+  const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  const Tensor a64 = a.to(kFloat64).contiguous(), b64 = b.to(kFloat64).contiguous();
+  std::vector<double> c(static_cast<std::size_t>(M * N), 0.0);
+  for (std::int64_t i = 0; i < M; ++i)
+    for (std::int64_t j = 0; j < N; ++j) {
+      double s = 0;
+      for (std::int64_t k = 0; k < K; ++k)
+        s += a64.data<double>()[i * K + k] * b64.data<double>()[k * N + j];
+      c[static_cast<std::size_t>(i * N + j)] = s;
+    }
+  return c;
+}
+
+// |out - (base + a @ b)| within float32 rounding of a K-term sum of products of N(0, 1) values.
+void expect_product(const Tensor& out, const Tensor& a, const Tensor& b,
+                    const std::vector<double>& base, const std::string& what) {
+  const std::vector<double> want = reference_product(a, b);
+  const Tensor got = out.to(kFloat64).contiguous();
+  const double tol = 1e-5 * std::sqrt(static_cast<double>(std::max<std::int64_t>(a.size(1), 1)));
+  double worst = 0;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, std::abs(got.data<double>()[i] - (base[i] + want[i])) /
+                                (1.0 + std::abs(base[i] + want[i])));
+  CHECK_MESSAGE(worst <= tol, what << ": worst relative error " << worst);
+}
+
+std::vector<double> values_of(const Tensor& t) {
+  const Tensor c = t.to(kFloat64).contiguous();
+  return std::vector<double>(c.data<double>(), c.data<double>() + c.numel());
+}
+
+struct Threads {  // restores one thread at the end of a test
+  explicit Threads(int n) { set_num_threads(n); }
+  ~Threads() { set_num_threads(1); }
+};
+
+}  // namespace
+
+TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial panels and strides") {
+  if (!packed_gemm_available()) return;  // builds without AVX2 + FMA always use OpenBLAS
+  Generator gen(7);
+  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64})
+    for (std::int64_t N : {1, 15, 16, 17, 40})
+      for (std::int64_t K : {1, 3, 64, 257}) {
+        const std::string shape = fmt::format("M={} N={} K={}", M, N, K);
+        const Tensor a = randn({M, K}, kFloat32, &gen);
+        // b as a weight's transpose (column stride K), as recurrent kernels pass it ...
+        const Tensor w = randn({N, K}, kFloat32, &gen);
+        Tensor out = Tensor::empty({M, N});
+        gemm_packed(a, PackedMatrix(w.t()), out, false);
+        expect_product(out, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * N)),
+                       shape + " b = w^T");
+        // ... and as a plain row-major matrix, accumulating into out.
+        const Tensor b = randn({K, N}, kFloat32, &gen);
+        const std::vector<double> base = values_of(out);
+        gemm_packed(a, PackedMatrix(b), out, true);
+        expect_product(out, a, b, base, shape + " accumulate");
+      }
+}
+
+TEST_CASE("packed gemm: rows of a wider matrix in and out (leading dimensions above K and N)") {
+  if (!packed_gemm_available()) return;
+  Generator gen(8);
+  const Tensor big_a = randn({9, 50}, kFloat32, &gen), b = randn({30, 20}, kFloat32, &gen);
+  const Tensor a = big_a.narrow(1, 5, 30);                                // [9, 30], row stride 50
+  const Tensor big_out = zeros({9, 64}), out = big_out.narrow(1, 4, 20);  // row stride 64
+  gemm_packed(a, PackedMatrix(b), out, false);
+  expect_product(out, a, b, std::vector<double>(9 * 20), "strided a and out");
+  // The columns around the window are untouched.
+  const Tensor outside = big_out.narrow(1, 24, 40);
+  CHECK(values_of(outside) == std::vector<double>(9 * 40, 0.0));
+  CHECK(values_of(big_out.narrow(1, 0, 4)) == std::vector<double>(9 * 4, 0.0));
+}
+
+TEST_CASE("packed gemm: split over 2 and 3 threads gives the same bits as one") {
+  if (!packed_gemm_available()) return;
+  Generator gen(9);
+  const Tensor a = randn({64, 96}, kFloat32, &gen), w = randn({200, 96}, kFloat32, &gen);
+  const PackedMatrix p(w.t());
+  Tensor serial = Tensor::empty({64, 200});
+  gemm_packed(a, p, serial, false);
+  for (int n : {2, 3}) {
+    Threads threads(n);
+    Tensor split = Tensor::empty({64, 200});
+    gemm_packed(a, p, split, false, true);
+    CHECK_MESSAGE(values_of(split) == values_of(serial), n << " threads");
+  }
+}
+
+TEST_CASE("packed gemm: errors name the operation and the shapes") {
+  Generator gen(10);
+  CHECK_THROWS_WITH_AS(PackedMatrix(randn({3, 4}, kFloat64, &gen)),
+                       "PackedMatrix: expects a 2-D float32 tensor, got [3, 4] float64", Error);
+  if (!packed_gemm_available()) return;
+  const PackedMatrix p(randn({4, 5}, kFloat32, &gen));
+  Tensor out = Tensor::empty({2, 5});
+  CHECK_THROWS_WITH_AS(gemm_packed(randn({2, 3}), p, out, false),
+                       "gemm_packed: shapes [2, 3] @ [4, 5] -> [2, 5] do not match", Error);
+  CHECK_THROWS_AS(gemm_packed(randn({4, 2}).t(), p, out, false), Error);  // a not row-major
+}
+
+TEST_CASE("packing scope: gemm inside equals gemm outside, with and without accumulation") {
+  Generator gen(11);
+  const Tensor x = randn({64, 48}, kFloat32, &gen), w = randn({80, 48}, kFloat32, &gen);
+  const Tensor plain = mm(x, w.t());
+  const GemmPackingScope packing;
+  for (int step = 0; step < 3; ++step) {  // steps 2 and 3 reuse the packed w^T
+    Tensor out = Tensor::empty({64, 80});
+    gemm(x, w.t(), out);
+    expect_product(out, x, w.t(), std::vector<double>(64 * 80), "step " + std::to_string(step));
+    const std::vector<double> base = values_of(out);
+    gemm(x, w.t(), out, 1.0, 1.0);
+    expect_product(out, x, w.t(), base, "accumulate");
+  }
+  // alpha != 1 and beta outside {0, 1} take OpenBLAS's path, still right.
+  Tensor out = ones({64, 80});
+  gemm(x, w.t(), out, 2.0, 0.5);
+  std::vector<double> want = values_of(plain);
+  for (double& v : want) v = 2 * v + 0.5;
+  const std::vector<double> got = values_of(out);
+  for (std::size_t i = 0; i < want.size(); ++i)
+    REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4));
+}
+
+TEST_CASE("packing scope: an operand written in place is packed again") {
+  Generator gen(12);
+  const Tensor x = randn({8, 16}, kFloat32, &gen), w = randn({16, 24}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  Tensor out = Tensor::empty({8, 24});
+  gemm(x, w, out);
+  expect_product(out, x, w, std::vector<double>(8 * 24), "first");
+  w.mul_(3.0);  // bumps the storage's version
+  gemm(x, w, out);
+  expect_product(out, x, w, std::vector<double>(8 * 24), "after w *= 3");
+  w.narrow(0, 2, 5).fill_(0.25);  // through a view: the same storage, the same version counter
+  gemm(x, w, out);
+  expect_product(out, x, w, std::vector<double>(8 * 24), "after writing a view of w");
+}
+
+TEST_CASE("packing scope: many short-lived operands (evicted, addresses reused) stay correct") {
+  Generator gen(13);
+  const Tensor x = randn({5, 12}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  for (int i = 0; i < 100; ++i) {  // more operands than the cache has slots
+    const Tensor w = randn({12, 7}, kFloat32, &gen);
+    Tensor out = Tensor::empty({5, 7});
+    gemm(x, w, out);
+    expect_product(out, x, w, std::vector<double>(5 * 7), "operand " + std::to_string(i));
+  }
+}
+
+TEST_CASE("packing scope: nested scopes share the cache, and a new scope starts empty") {
+  Generator gen(14);
+  const Tensor x = randn({4, 10}, kFloat32, &gen), w = randn({10, 6}, kFloat32, &gen);
+  Tensor out = Tensor::empty({4, 6});
+  {
+    const GemmPackingScope outer;
+    gemm(x, w, out);
+    {
+      const GemmPackingScope inner;
+      gemm(x, w, out);
+      expect_product(out, x, w, std::vector<double>(24), "inner");
+    }
+    gemm(x, w, out);
+    expect_product(out, x, w, std::vector<double>(24), "outer after inner");
+  }
+  // After the scopes end, w changes; a new scope multiplies by the new values.
+  w.fill_(1.0);
+  const GemmPackingScope again;
+  gemm(x, w, out);
+  expect_product(out, x, w, std::vector<double>(24), "new scope");
+}
+
+TEST_CASE("packing scope: split over threads inside a scope equals the serial product") {
+  Generator gen(15);
+  const Tensor x = randn({64, 128}, kFloat32, &gen), w = randn({256, 128}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  Tensor one = Tensor::empty({64, 256});
+  gemm(x, w.t(), one);
+  Threads threads(2);
+  Tensor two = Tensor::empty({64, 256});
+  gemm(x, w.t(), two);  // 4.2 MFLOP: split between the two threads
+  CHECK(values_of(two) == values_of(one));
+}
+
+TEST_CASE("worker pool: every index once, chunks numbered, nested loops and two callers") {
+  Threads threads(3);
+  for (std::int64_t n : {1, 2, 3, 10, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+    std::atomic<int> chunks_seen{0};
+    parallel_for_chunks(n, [&](int chunk, std::int64_t b, std::int64_t e) {
+      chunks_seen.fetch_or(1 << chunk);
+      for (std::int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+    });
+    for (auto& h : hits) REQUIRE(h.load() == 1);
+    CHECK(chunks_seen.load() == (1 << parallel_chunks(n)) - 1);
+  }
+  // A loop inside a chunk (the pool is busy: it starts its own threads).
+  std::atomic<std::int64_t> total{0};
+  parallel_for(6, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i)
+      parallel_for(100, [&](std::int64_t b2, std::int64_t e2) { total += e2 - b2; });
+  });
+  CHECK(total.load() == 600);
+  // Two threads of the caller's own issuing loops at the same time, many times over.
+  std::atomic<std::int64_t> sum{0};
+  auto caller = [&] {
+    for (int r = 0; r < 200; ++r)
+      parallel_for(64, [&](std::int64_t b, std::int64_t e) { sum += e - b; });
+  };
+  std::thread other(caller);
+  caller();
+  other.join();
+  CHECK(sum.load() == 2 * 200 * 64);
+}
