@@ -65,12 +65,11 @@ const PackedMatrix& packed_operand(const Tensor& b) {
   return e.packed;
 }
 
-// Whether gemm() takes the packed path: float32 inside a scope, few rows, a product gemm_packed
-// computes (alpha 1, beta 0 or 1) and a left operand it can read row by row.
+// Whether gemm() takes the packed path: float32 inside a scope, a product gemm_packed computes
+// (alpha 1, beta 0 or 1) and a left operand it can read row by row.
 bool use_packed(const Tensor& a, double alpha, double beta) {
   return packing_cache.depth > 0 && a.dtype() == kFloat32 && packed_gemm_available() &&
-         a.size(0) <= GemmPackingScope::kMaxPackedRows && alpha == 1.0 &&
-         (beta == 0.0 || beta == 1.0) && (a.stride(1) == 1 || a.size(1) == 1);
+         alpha == 1.0 && (beta == 0.0 || beta == 1.0) && (a.stride(1) == 1 || a.size(1) == 1);
 }
 
 }  // namespace

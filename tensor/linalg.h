@@ -17,17 +17,18 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, same batch size
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0,
           double beta = 0.0);
 
-// While a GemmPackingScope is alive on a thread, that thread's float32 gemm() calls whose left
-// operand has at most kMaxPackedRows rows pack their right operand once (tensor/packed_gemm.h)
-// and reuse the packed copy for as long as that operand is unchanged: same storage, offset, shape
-// and strides, and no in-place write since (the storage's version). The recurrent kernels open one
-// per pass over a sequence, where every step multiplies by the same weight; greedy decoding and
-// beam search open one per run. Scopes nest: the outermost owns the packed copies and frees them
-// when it ends; until then each copy holds a reference to its operand's storage, so that no new
-// tensor can take the same address and be mistaken for it.
+// While a GemmPackingScope is alive on a thread, that thread's float32 gemm() calls (alpha 1,
+// beta 0 or 1, a left operand stored row by row) pack their right operand once
+// (tensor/packed_gemm.h) and reuse the packed copy for as long as that operand is unchanged: same
+// storage, offset, shape and strides, and no in-place write since (the storage's version). The
+// recurrent kernels open one per pass over a sequence, where every step multiplies by the same
+// weight; greedy decoding and beam search open one per run. With several threads the packed
+// products are split by seqgrad's own worker pool, so that inside a scope OpenBLAS's threads (which
+// spin for a while after each call) never compete with it. Scopes nest: the outermost owns the
+// packed copies and frees them when it ends; until then each copy holds a reference to its
+// operand's storage, so that no new tensor can take the same address and be mistaken for it.
 class GemmPackingScope {
  public:
-  static constexpr std::int64_t kMaxPackedRows = 128;
   GemmPackingScope();
   ~GemmPackingScope();
   GemmPackingScope(const GemmPackingScope&) = delete;

@@ -46,6 +46,7 @@ inline void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const
   __m256 lo[R], hi[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4  // 5-10% on M = 64 products: fewer loop branches between the FMAs
   for (std::int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(panel + k * 16), b1 = _mm256_loadu_ps(panel + k * 16 + 8);
 #pragma GCC unroll 8
@@ -79,38 +80,49 @@ inline void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const
   }
 }
 
-// Panels [p0, p1) of the product, all M rows: the panel stays in L1/L2 while the rows pass over
-// it, 6 at a time (12 accumulators: the widest tile that leaves registers for the operands).
-void panels_range(std::int64_t M, const float* a, std::int64_t lda, const PackedMatrix& b, float* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t p0, std::int64_t p1) {
+// Rows [i0, i1) times panel p: the panel stays in L1/L2 while the rows pass over it, 6 at a time
+// (12 accumulators: the widest tile that leaves registers for the operands).
+void tile(const float* a, std::int64_t lda, const PackedMatrix& b, float* c, std::int64_t ldc,
+          bool accumulate, std::int64_t i0, std::int64_t i1, std::int64_t p) {
   const std::int64_t K = b.rows();
-  for (std::int64_t p = p0; p < p1; ++p) {
-    const float* panel = b.panel(p);
-    const std::int64_t n0 = p * 16, width = std::min<std::int64_t>(16, b.cols() - n0);
-    std::int64_t i = 0;
-    for (; i + 6 <= M; i += 6)
-      micro_kernel<6>(K, a + i * lda, lda, panel, c + i * ldc + n0, ldc, accumulate, width);
-    const float* ai = a + i * lda;
-    float* ci = c + i * ldc + n0;
-    switch (M - i) {
-      case 5:
-        micro_kernel<5>(K, ai, lda, panel, ci, ldc, accumulate, width);
-        break;
-      case 4:
-        micro_kernel<4>(K, ai, lda, panel, ci, ldc, accumulate, width);
-        break;
-      case 3:
-        micro_kernel<3>(K, ai, lda, panel, ci, ldc, accumulate, width);
-        break;
-      case 2:
-        micro_kernel<2>(K, ai, lda, panel, ci, ldc, accumulate, width);
-        break;
-      case 1:
-        micro_kernel<1>(K, ai, lda, panel, ci, ldc, accumulate, width);
-        break;
-      default:
-        break;
-    }
+  const float* panel = b.panel(p);
+  const std::int64_t n0 = p * 16, width = std::min<std::int64_t>(16, b.cols() - n0);
+  std::int64_t i = i0;
+  for (; i + 6 <= i1; i += 6)
+    micro_kernel<6>(K, a + i * lda, lda, panel, c + i * ldc + n0, ldc, accumulate, width);
+  const float* ai = a + i * lda;
+  float* ci = c + i * ldc + n0;
+  switch (i1 - i) {
+    case 5:
+      micro_kernel<5>(K, ai, lda, panel, ci, ldc, accumulate, width);
+      break;
+    case 4:
+      micro_kernel<4>(K, ai, lda, panel, ci, ldc, accumulate, width);
+      break;
+    case 3:
+      micro_kernel<3>(K, ai, lda, panel, ci, ldc, accumulate, width);
+      break;
+    case 2:
+      micro_kernel<2>(K, ai, lda, panel, ci, ldc, accumulate, width);
+      break;
+    case 1:
+      micro_kernel<1>(K, ai, lda, panel, ci, ldc, accumulate, width);
+      break;
+    default:
+      break;
+  }
+}
+
+// The product is cut into blocks of kRowBlock rows times one panel, numbered row block by row
+// block: a batch of 64 rows is one row block, so the work is split by panels; a long input
+// projection (T*B rows) keeps each block of its rows in L2 while all panels pass over it.
+constexpr std::int64_t kRowBlock = 96;
+
+void blocks_range(std::int64_t M, const float* a, std::int64_t lda, const PackedMatrix& b, float* c,
+                  std::int64_t ldc, bool accumulate, std::int64_t first, std::int64_t last) {
+  for (std::int64_t blk = first; blk < last; ++blk) {
+    const std::int64_t i0 = blk / b.panels() * kRowBlock, p = blk % b.panels();
+    tile(a, lda, b, c, ldc, accumulate, i0, std::min(M, i0 + kRowBlock), p);
   }
 }
 
@@ -135,12 +147,13 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
   const std::int64_t lda = a.stride(0), ldc = out.stride(0);
   const float* ap = a.data<float>();
   float* cp = out.data<float>();
-  if (!parallel || b.panels() < 2) {
-    panels_range(M, ap, lda, b, cp, ldc, accumulate, 0, b.panels());
+  const std::int64_t blocks = (M + kRowBlock - 1) / kRowBlock * b.panels();
+  if (!parallel || blocks < 2) {
+    blocks_range(M, ap, lda, b, cp, ldc, accumulate, 0, blocks);
     return;
   }
-  parallel_for_chunks(b.panels(), [&](int, std::int64_t p0, std::int64_t p1) {
-    panels_range(M, ap, lda, b, cp, ldc, accumulate, p0, p1);
+  parallel_for_chunks(blocks, [&](int, std::int64_t first, std::int64_t last) {
+    blocks_range(M, ap, lda, b, cp, ldc, accumulate, first, last);
   });
 }
 

@@ -1,4 +1,4 @@
-// A single-precision GEMM for products with few rows, on a right operand packed once and reused.
+// A single-precision GEMM on a right operand packed once and reused.
 //
 // Why it exists: a recurrent layer multiplies the same weight by a new [B, H] state at every step,
 // and greedy decoding does so for every layer at every step. OpenBLAS copies ("packs") its right
@@ -40,8 +40,8 @@ class PackedMatrix {
 bool packed_gemm_available();
 
 // out = a @ b, or out += a @ b when `accumulate`; a [M, K] float32 with unit stride along K, out
-// [M, N] with unit stride along N. With `parallel`, the column panels are split between seqgrad's
-// intra-op threads (tensor/parallel.h).
+// [M, N] with unit stride along N. With `parallel`, the work (blocks of rows times column panels)
+// is split between seqgrad's intra-op threads (tensor/parallel.h).
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
                  bool parallel = false);
 

@@ -1,8 +1,8 @@
 // The packed small-M GEMM (tensor/packed_gemm.h) and the scope that routes gemm() to it
 // (GemmPackingScope, tensor/linalg.h): every product is checked against a float64 triple loop
-// written here, over shapes that hit each micro-kernel height (1..6 rows), partial panels,
-// strided operands and accumulation; then the scope's cache: reuse, in-place changes, eviction,
-// nesting. Finally the worker pool behind parallel_for (tensor/parallel.h).
+// written here, over shapes that hit each micro-kernel height (1..6 rows), several row blocks,
+// partial panels, strided operands and accumulation; then the scope's cache: reuse, in-place
+// changes, eviction, nesting. Finally the worker pool behind parallel_for (tensor/parallel.h).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -61,7 +61,7 @@ struct Threads {  // restores one thread at the end of a test
 TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial panels and strides") {
   if (!packed_gemm_available()) return;  // builds without AVX2 + FMA always use OpenBLAS
   Generator gen(7);
-  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64})
+  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64, 200})  // 200: three row blocks
     for (std::int64_t N : {1, 15, 16, 17, 40})
       for (std::int64_t K : {1, 3, 64, 257}) {
         const std::string shape = fmt::format("M={} N={} K={}", M, N, K);
@@ -97,15 +97,19 @@ TEST_CASE("packed gemm: rows of a wider matrix in and out (leading dimensions ab
 TEST_CASE("packed gemm: split over 2 and 3 threads gives the same bits as one") {
   if (!packed_gemm_available()) return;
   Generator gen(9);
-  const Tensor a = randn({64, 96}, kFloat32, &gen), w = randn({200, 96}, kFloat32, &gen);
-  const PackedMatrix p(w.t());
-  Tensor serial = Tensor::empty({64, 200});
-  gemm_packed(a, p, serial, false);
-  for (int n : {2, 3}) {
-    Threads threads(n);
-    Tensor split = Tensor::empty({64, 200});
-    gemm_packed(a, p, split, false, true);
-    CHECK_MESSAGE(values_of(split) == values_of(serial), n << " threads");
+  for (std::int64_t M : {64, 250}) {  // split by panels; by row blocks and panels
+    const Tensor a = randn({M, 96}, kFloat32, &gen), w = randn({200, 96}, kFloat32, &gen);
+    const PackedMatrix p(w.t());
+    Tensor serial = Tensor::empty({M, 200});
+    gemm_packed(a, p, serial, false);
+    expect_product(serial, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * 200)),
+                   "serial");
+    for (int n : {2, 3}) {
+      Threads threads(n);
+      Tensor split = Tensor::empty({M, 200});
+      gemm_packed(a, p, split, false, true);
+      CHECK_MESSAGE(values_of(split) == values_of(serial), M << " rows, " << n << " threads");
+    }
   }
 }
 
