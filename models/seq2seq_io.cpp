@@ -90,7 +90,10 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
 }
 
 LoadedModel load_model(const std::string& path) {
-  const nn::SafetensorsFile file = nn::load_safetensors(path);
+  return load_model(nn::load_safetensors(path), path);
+}
+
+LoadedModel load_model(const nn::SafetensorsFile& file, const std::string& path) {
   LoadedModel out;
   check(meta(file.metadata, "format", path) == "seqgrad-checkpoint",
         "{}: not a seqgrad checkpoint (format '{}')", path, meta(file.metadata, "format", path));

@@ -8,6 +8,7 @@
 
 #include "models/encoder_decoder.h"
 #include "models/seq2seq_data.h"
+#include "nn/checkpoint.h"
 
 namespace seqgrad::models {
 
@@ -32,6 +33,8 @@ std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::
 // Validates the metadata (format, model, config, vocabularies) and the tensors before building
 // the model; any problem is an Error naming the file.
 LoadedModel load_model(const std::string& path);
+// The same for a file already read (`path` names it in errors).
+LoadedModel load_model(const nn::SafetensorsFile& file, const std::string& path);
 
 // Decodings of `sources` (greedy, or beam search when beam > 1) (one string per source, tokens
 // joined as the vocabulary's tokenisation implies), stopping at EOS or after max_len tokens.

@@ -31,45 +31,62 @@ BlasView blas_view(const Tensor& m) {
   return {copy, false, std::max<std::int64_t>(c, 1)};
 }
 
-// The packed right operands of the innermost GemmPackingScope on this thread. A fixed table
-// (no allocation on the hot path): a decoding step multiplies by a handful of weights; when more
-// are live, the oldest entry is replaced.
-struct PackedOperand {
-  std::shared_ptr<Storage> storage;  // null: a free slot
+// The right operands seen inside this thread's GemmPackingScope. An operand is packed for keeps
+// only when it comes back (a weight, step after step); on its first use it is packed into a
+// temporary like OpenBLAS would, so that products with an operand used once (an input
+// projection, an activation) neither hold its memory nor push a weight out of the table. A fixed
+// table, no allocation on the hot path; when it is full the least recently used entry goes.
+struct OperandEntry {
+  const Storage* id = nullptr;  // null: a free slot
   std::int64_t offset = 0, rows = 0, cols = 0, row_stride = 0, col_stride = 0;
+  std::uint64_t last_use = 0;
+  // Set once the operand has come back: a reference that keeps the storage (so no new tensor can
+  // take its address while the entry lives), its version when packed, and the packed copy.
+  std::shared_ptr<Storage> storage;
   std::uint64_t version = 0;
   PackedMatrix packed;
+
+  bool same(const Tensor& b) const {
+    return id == b.storage().get() && offset == b.offset() && rows == b.size(0) &&
+           cols == b.size(1) && row_stride == b.stride(0) && col_stride == b.stride(1);
+  }
 };
 struct PackingCache {
-  std::array<PackedOperand, 32> slots;
-  std::size_t next = 0;  // the slot replaced next when none is free
-  int depth = 0;         // nested scopes alive
+  std::array<OperandEntry, 32> entries;
+  std::uint64_t clock = 0;  // counts lookups, for last_use
+  int depth = 0;            // nested scopes alive
 };
 thread_local PackingCache packing_cache;
 
-const PackedMatrix& packed_operand(const Tensor& b) {
+// The packed copy of b kept in the table, or null on b's first use (the caller packs a temporary).
+const PackedMatrix* packed_operand(const Tensor& b) {
   PackingCache& cache = packing_cache;
-  for (PackedOperand& e : cache.slots)
-    if (e.storage == b.storage() && e.offset == b.offset() && e.rows == b.size(0) &&
-        e.cols == b.size(1) && e.row_stride == b.stride(0) && e.col_stride == b.stride(1)) {
-      if (e.version != b.version()) {  // written in place since it was packed
-        e.packed = PackedMatrix(b);
+  const std::uint64_t now = ++cache.clock;
+  OperandEntry* oldest = &cache.entries[0];
+  for (OperandEntry& e : cache.entries) {
+    if (e.id != nullptr && e.same(b)) {
+      e.last_use = now;
+      if (!e.storage || e.version != b.version()) {  // back for the first time, or written since
+        e.storage = b.storage();
         e.version = b.version();
+        e.packed = PackedMatrix(b);
       }
-      return e.packed;
+      return &e.packed;
     }
-  PackedOperand& e = cache.slots[cache.next];
-  cache.next = (cache.next + 1) % cache.slots.size();
-  e = PackedOperand{b.storage(), b.offset(),  b.size(0),   b.size(1),
-                    b.stride(0), b.stride(1), b.version(), PackedMatrix(b)};
-  return e.packed;
+    if (e.last_use < oldest->last_use) oldest = &e;
+  }
+  *oldest = OperandEntry{b.storage().get(), b.offset(), b.size(0), b.size(1), b.stride(0),
+                         b.stride(1),       now,        nullptr,   0,         PackedMatrix()};
+  return nullptr;
 }
 
-// Whether gemm() takes the packed path: float32 inside a scope, a product gemm_packed computes
-// (alpha 1, beta 0 or 1) and a left operand it can read row by row.
+// Whether gemm() takes the packed path: float32 inside a scope (and not inside a chunk of a
+// parallel loop, whose other chunks run on threads without the scope), a product gemm_packed
+// computes (alpha 1, beta 0 or 1) and a left operand it can read row by row.
 bool use_packed(const Tensor& a, double alpha, double beta) {
-  return packing_cache.depth > 0 && a.dtype() == kFloat32 && packed_gemm_available() &&
-         alpha == 1.0 && (beta == 0.0 || beta == 1.0) && (a.stride(1) == 1 || a.size(1) == 1);
+  return packing_cache.depth > 0 && !detail::inside_parallel_body() && a.dtype() == kFloat32 &&
+         packed_gemm_available() && alpha == 1.0 && (beta == 0.0 || beta == 1.0) &&
+         (a.stride(1) == 1 || a.size(1) == 1);
 }
 
 }  // namespace
@@ -77,7 +94,7 @@ bool use_packed(const Tensor& a, double alpha, double beta) {
 GemmPackingScope::GemmPackingScope() { ++packing_cache.depth; }
 GemmPackingScope::~GemmPackingScope() {
   if (--packing_cache.depth == 0)
-    for (PackedOperand& e : packing_cache.slots) e = PackedOperand{};
+    for (OperandEntry& e : packing_cache.entries) e = OperandEntry{};
 }
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
@@ -97,6 +114,8 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
         "gemm: out must have unit stride along its last dim, got "
         "strides {}",
         out.strides());
+  check(M <= 1 || out.stride(0) >= N, "gemm: the rows of out {} overlap (strides {})", out.shape(),
+        out.strides());
   out.bump_version();
   if (M == 0 || N == 0) return;
   const std::int64_t ldc =
@@ -113,7 +132,10 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
     // BLAS is not held to one thread (gemm called from inside a parallel loop).
     const bool parallel =
         intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
-    gemm_packed(a, packed_operand(b), out, beta == 1.0, parallel);
+    if (const PackedMatrix* kept = packed_operand(b))
+      gemm_packed(a, *kept, out, beta == 1.0, parallel);
+    else
+      gemm_packed(a, PackedMatrix(b), out, beta == 1.0, parallel);
     return;
   }
   const BlasView A = blas_view(a), B = blas_view(b);

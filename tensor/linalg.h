@@ -18,15 +18,18 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.
           double beta = 0.0);
 
 // While a GemmPackingScope is alive on a thread, that thread's float32 gemm() calls (alpha 1,
-// beta 0 or 1, a left operand stored row by row) pack their right operand once
-// (tensor/packed_gemm.h) and reuse the packed copy for as long as that operand is unchanged: same
-// storage, offset, shape and strides, and no in-place write since (the storage's version). The
+// beta 0 or 1, a left operand stored row by row) run on seqgrad's packed kernel
+// (tensor/packed_gemm.h), and a right operand that comes back — the same storage, offset, shape
+// and strides — is packed once and reused for as long as its storage's version is unchanged. The
 // recurrent kernels open one per pass over a sequence, where every step multiplies by the same
-// weight; greedy decoding and beam search open one per run. With several threads the packed
-// products are split by seqgrad's own worker pool, so that inside a scope OpenBLAS's threads (which
-// spin for a while after each call) never compete with it. Scopes nest: the outermost owns the
-// packed copies and frees them when it ends; until then each copy holds a reference to its
-// operand's storage, so that no new tensor can take the same address and be mistaken for it.
+// weight; greedy decoding and beam search open one per run. With several threads the products are
+// split by seqgrad's own worker pool, so that inside a scope OpenBLAS's threads (which spin for a
+// while after each call) are not woken. Scopes nest: the outermost owns the packed copies and
+// frees them when it ends; until then each copy holds a reference to its operand's storage, so
+// that no new tensor can take the same address and be mistaken for it.
+// What it relies on: a right operand used twice in a scope is not changed in between except
+// through in-place ops or optimisers (which bump the version) — true of weights; a kernel writing
+// raw data<T>() into such an operand would go unseen.
 class GemmPackingScope {
  public:
   GemmPackingScope();

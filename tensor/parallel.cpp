@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -34,6 +34,22 @@ void wait_for_change(const std::atomic<std::uint32_t>& a, std::uint32_t old) {
   while (a.load(std::memory_order_acquire) == old) a.wait(old, std::memory_order_acquire);
 }
 
+thread_local bool inside_body = false;  // this thread is running a chunk of a parallel loop
+
+// Runs one chunk with inside_body set; an exception is kept in `error` (the first one wins) for
+// the caller to rethrow once every chunk has finished, instead of escaping a thread.
+void run_chunk(Body body, void* ctx, int chunk, std::int64_t b, std::int64_t e,
+               std::atomic<bool>& failed, std::exception_ptr& error) {
+  const bool outer = inside_body;
+  inside_body = true;
+  try {
+    body(ctx, chunk, b, e);
+  } catch (...) {
+    if (!failed.exchange(true, std::memory_order_acq_rel)) error = std::current_exception();
+  }
+  inside_body = outer;
+}
+
 // Worker threads kept between parallel loops: starting a thread per loop costs tens of
 // microseconds, as much as a per-step GEMM at hidden 128. Worker w runs chunk w + 1 of each job;
 // the calling thread runs chunk 0. One job at a time: a second caller (another thread, or a loop
@@ -47,8 +63,11 @@ class WorkerPool {
 
   // False when the pool is busy; the caller then runs the job another way.
   bool try_run(std::int64_t n, int chunks, Body body, void* ctx) {
-    std::unique_lock lock(busy_, std::try_to_lock);
-    if (!lock.owns_lock()) return false;
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;
+    struct Release {  // also when starting a worker throws, or a chunk's exception is rethrown
+      std::atomic<bool>& busy;
+      ~Release() { busy.store(false, std::memory_order_release); }
+    } release{busy_};
     while (static_cast<int>(workers_.size()) < chunks - 1) {
       const int id = static_cast<int>(workers_.size());
       const std::uint32_t now = generation_.load(std::memory_order_relaxed);
@@ -58,12 +77,15 @@ class WorkerPool {
     chunks_ = chunks;
     body_ = body;
     ctx_ = ctx;
+    failed_.store(false, std::memory_order_relaxed);
+    error_ = nullptr;
     pending_.store(static_cast<std::uint32_t>(workers_.size()), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    body(ctx, 0, 0, n / chunks);
+    run_chunk(body, ctx, 0, 0, n / chunks, failed_, error_);
     for (std::uint32_t left; (left = pending_.load(std::memory_order_acquire)) != 0;)
       wait_for_change(pending_, left);
+    if (error_) std::rethrow_exception(error_);
     return true;
   }
 
@@ -82,18 +104,22 @@ class WorkerPool {
       seen = generation_.load(std::memory_order_acquire);
       if (stop_) return;
       const std::int64_t t = chunks_, c = id + 1;
-      if (c < t) body_(ctx_, static_cast<int>(c), n_ * c / t, n_ * (c + 1) / t);
+      if (c < t)
+        run_chunk(body_, ctx_, static_cast<int>(c), n_ * c / t, n_ * (c + 1) / t, failed_, error_);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
   }
 
-  std::mutex busy_;
+  std::atomic<bool> busy_{false};
   std::vector<std::thread> workers_;
-  // The job, written before generation_ is bumped (release) and read after (acquire).
+  // The job, written before generation_ is bumped (release) and read after (acquire); error_ is
+  // written by at most one chunk and read after pending_ reaches 0.
   std::int64_t n_ = 0;
   int chunks_ = 1;
   Body body_ = nullptr;
   void* ctx_ = nullptr;
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint32_t> generation_{0};
   std::atomic<std::uint32_t> pending_{0};  // workers not yet done with this job
@@ -106,15 +132,21 @@ int intra_op_threads() { return threads.load(std::memory_order_relaxed); }
 namespace detail {
 void set_intra_op_threads(int n) { threads.store(n, std::memory_order_relaxed); }
 
+bool inside_parallel_body() { return inside_body; }
+
 void run_parallel(std::int64_t n, int chunks, Body body, void* ctx) {
   if (WorkerPool::global().try_run(n, chunks, body, ctx)) return;
   const std::int64_t t = chunks;
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
   std::vector<std::thread> workers;
   workers.reserve(static_cast<std::size_t>(t - 1));
   for (int id = 1; id < chunks; ++id)
-    workers.emplace_back([=] { body(ctx, id, n * id / t, n * (id + 1) / t); });
-  body(ctx, 0, 0, n / t);
+    workers.emplace_back(
+        [&, id] { run_chunk(body, ctx, id, n * id / t, n * (id + 1) / t, failed, error); });
+  run_chunk(body, ctx, 0, 0, n / t, failed, error);
   for (auto& w : workers) w.join();
+  if (error) std::rethrow_exception(error);
 }
 }  // namespace detail
 

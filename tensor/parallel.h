@@ -13,7 +13,10 @@ int intra_op_threads();
 namespace detail {
 void run_parallel(std::int64_t n, int chunks, void (*body)(void*, int, std::int64_t, std::int64_t),
                   void* ctx);
-}
+// Whether this thread is running a chunk of a parallel loop (gemm then stays off the packed path,
+// so that a chunk's products do not depend on which thread runs it).
+bool inside_parallel_body();
+}  // namespace detail
 
 // How many chunks parallel_for_chunks splits [0, n) into: min(intra_op_threads(), n), at least 1.
 inline int parallel_chunks(std::int64_t n) {
@@ -22,7 +25,8 @@ inline int parallel_chunks(std::int64_t n) {
 
 // Calls f(chunk, begin, end) for chunk = 0 .. parallel_chunks(n)-1 on disjoint ranges covering
 // [0, n), one thread per chunk. The chunk index lets a loop keep per-thread partial results (a
-// weight gradient, a sum) that the caller reduces afterwards. f must not throw.
+// weight gradient, a sum) that the caller reduces afterwards. If f throws, the first exception is
+// rethrown here once every chunk has finished.
 template <class F>
 void parallel_for_chunks(std::int64_t n, F&& f) {
   const int chunks = parallel_chunks(n);
@@ -39,7 +43,7 @@ void parallel_for_chunks(std::int64_t n, F&& f) {
 }
 
 // Calls f(begin, end) on disjoint ranges covering [0, n), on up to intra_op_threads() threads.
-// Serial when one thread is enough. f must not throw.
+// Serial when one thread is enough. Exceptions as for parallel_for_chunks.
 template <class F>
 void parallel_for(std::int64_t n, F&& f) {
   parallel_for_chunks(n, [&f](int, std::int64_t b, std::int64_t e) { f(b, e); });

@@ -1,7 +1,6 @@
 // `seqgrad eval`, `seqgrad translate` and `seqgrad info`: what can be done with a checkpoint.
 #include <fmt/core.h>
 
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -106,10 +105,10 @@ void print_training_state(const TrainingStateSummary& s) {
 }
 
 void run_info(const std::string& checkpoint) {
-  if (std::filesystem::exists(checkpoint))
-    if (const auto state = summarize_training_state(nn::load_safetensors(checkpoint), checkpoint))
-      return print_training_state(*state);
-  const models::LoadedModel m = models::load_model(checkpoint);
+  const nn::SafetensorsFile file = nn::load_safetensors(checkpoint);  // read once for either kind
+  if (const auto state = summarize_training_state(file, checkpoint))
+    return print_training_state(*state);
+  const models::LoadedModel m = models::load_model(file, checkpoint);
   fmt::print(
       "model       {}\nconfig      {}\nvocabulary  {} source, {} target tokens\nstep        {}\n",
       m.model, m.config_json, m.src_vocab.size(), m.tgt_vocab.size(), m.step);

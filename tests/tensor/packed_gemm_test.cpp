@@ -1,4 +1,4 @@
-// The packed small-M GEMM (tensor/packed_gemm.h) and the scope that routes gemm() to it
+// The packed GEMM (tensor/packed_gemm.h) and the scope that routes gemm() to it
 // (GemmPackingScope, tensor/linalg.h): every product is checked against a float64 triple loop
 // written here, over shapes that hit each micro-kernel height (1..6 rows), several row blocks,
 // partial panels, strided operands and accumulation; then the scope's cache: reuse, in-place
@@ -61,7 +61,7 @@ struct Threads {  // restores one thread at the end of a test
 TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial panels and strides") {
   if (!packed_gemm_available()) return;  // builds without AVX2 + FMA always use OpenBLAS
   Generator gen(7);
-  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64, 200})  // 200: three row blocks
+  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64, 96, 97, 191})  // row blocks of 96
     for (std::int64_t N : {1, 15, 16, 17, 40})
       for (std::int64_t K : {1, 3, 64, 257}) {
         const std::string shape = fmt::format("M={} N={} K={}", M, N, K);
@@ -111,6 +111,18 @@ TEST_CASE("packed gemm: split over 2 and 3 threads gives the same bits as one") 
       CHECK_MESSAGE(values_of(split) == values_of(serial), M << " rows, " << n << " threads");
     }
   }
+}
+
+TEST_CASE("packed gemm: K = 0 gives zeros, and beta 0 never reads the output") {
+  if (!packed_gemm_available()) return;
+  Tensor out = full({3, 20}, std::nan(""));
+  gemm_packed(Tensor::empty({3, 0}), PackedMatrix(Tensor::empty({0, 20})), out, false);
+  CHECK(values_of(out) == std::vector<double>(60, 0.0));
+  Generator gen(16);
+  const Tensor a = randn({3, 5}, kFloat32, &gen), b = randn({5, 20}, kFloat32, &gen);
+  out.fill_(std::nan(""));
+  gemm_packed(a, PackedMatrix(b), out, false);
+  expect_product(out, a, b, std::vector<double>(60), "NaN-filled out, beta 0");
 }
 
 TEST_CASE("packed gemm: errors name the operation and the shapes") {
@@ -175,6 +187,50 @@ TEST_CASE("packing scope: many short-lived operands (evicted, addresses reused) 
   }
 }
 
+TEST_CASE("packing scope: operands differing only by strides or offset are kept apart") {
+  Generator gen(17);
+  const Tensor x = randn({6, 8}, kFloat32, &gen), w = randn({8, 8}, kFloat32, &gen);
+  const Tensor big = randn({16, 8}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  Tensor out = Tensor::empty({6, 8});
+  for (int round = 0; round < 3; ++round)  // each operand comes back: all are kept packed
+    for (const Tensor& b : {w, w.t(), big.narrow(0, 0, 8), big.narrow(0, 8, 8)}) {
+      gemm(x, b, out);
+      expect_product(out, x, b, std::vector<double>(48), "round " + std::to_string(round));
+    }
+}
+
+TEST_CASE("packing scope: a weight kept across many other operands, then changed") {
+  Generator gen(18);
+  const Tensor x = randn({5, 12}, kFloat32, &gen), w = randn({12, 7}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  Tensor out = Tensor::empty({5, 7});
+  for (int i = 0; i < 80; ++i) {
+    gemm(x, w, out);  // w comes back every time: the least recently used entry is never w
+    expect_product(out, x, w, std::vector<double>(35), "w at " + std::to_string(i));
+    const Tensor other = randn({12, 7}, kFloat32, &gen);
+    gemm(x, other, out);
+    gemm(x, other, out);  // kept too, and evicted later
+    expect_product(out, x, other, std::vector<double>(35), "other " + std::to_string(i));
+    if (i == 50) w.add_(1.0);
+  }
+}
+
+TEST_CASE("packing scope: gemm inside a parallel loop equals gemm outside it") {
+  Generator gen(19);
+  const Tensor x = randn({4, 16, 32}, kFloat32, &gen), w = randn({32, 24}, kFloat32, &gen);
+  Tensor serial = Tensor::empty({4, 16, 24});
+  for (std::int64_t i = 0; i < 4; ++i) gemm(x.select(0, i), w, serial.select(0, i));
+  Threads threads(2);
+  const GemmPackingScope packing;
+  Tensor split = Tensor::empty({4, 16, 24});
+  const BlasSingleThreaded one_blas_thread;  // as the CNN runs its per-sample GEMMs
+  parallel_for(4, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) gemm(x.select(0, i), w, split.select(0, i));
+  });
+  CHECK(values_of(split) == values_of(serial));  // every chunk on OpenBLAS, as outside the scope
+}
+
 TEST_CASE("packing scope: nested scopes share the cache, and a new scope starts empty") {
   Generator gen(14);
   const Tensor x = randn({4, 10}, kFloat32, &gen), w = randn({10, 6}, kFloat32, &gen);
@@ -204,6 +260,7 @@ TEST_CASE("packing scope: split over threads inside a scope equals the serial pr
   Tensor one = Tensor::empty({64, 256});
   gemm(x, w.t(), one);
   Threads threads(2);
+  REQUIRE(get_num_threads() == 2);  // else gemm would not split
   Tensor two = Tensor::empty({64, 256});
   gemm(x, w.t(), two);  // 4.2 MFLOP: split between the two threads
   CHECK(values_of(two) == values_of(one));
@@ -238,4 +295,20 @@ TEST_CASE("worker pool: every index once, chunks numbered, nested loops and two 
   caller();
   other.join();
   CHECK(sum.load() == 2 * 200 * 64);
+}
+
+TEST_CASE("worker pool: an exception in any chunk reaches the caller, and the pool goes on") {
+  Threads threads(2);
+  for (int throwing_chunk : {0, 1}) {
+    CAPTURE(throwing_chunk);
+    CHECK_THROWS_WITH_AS(parallel_for_chunks(10,
+                                             [&](int chunk, std::int64_t, std::int64_t) {
+                                               if (chunk == throwing_chunk)
+                                                 fail("chunk {} failed", chunk);
+                                             }),
+                         fmt::format("chunk {} failed", throwing_chunk).c_str(), Error);
+  }
+  std::atomic<std::int64_t> covered{0};
+  parallel_for(100, [&](std::int64_t b, std::int64_t e) { covered += e - b; });
+  CHECK(covered.load() == 100);
 }
