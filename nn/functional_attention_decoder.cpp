@@ -55,6 +55,8 @@ void decoder_forward(const DecoderShape& n, const std::vector<std::int64_t>& len
                      const DecoderSaved& sv, const Tensor& Y) {
   const std::int64_t B = n.att.B, H = n.H, D = n.att.D, A = n.att.A, G3 = 3 * H;
   const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
+  packing.keep(w_qh.t());
+  packing.keep(w_c.t());
   const T* bias = b_hh.data<T>();
   const Tensor gx = Tensor::empty({B, G3}, gx_e.dtype());
   for (std::int64_t t = 0; t < n.T; ++t) {
@@ -97,6 +99,8 @@ Tensor decoder_backward(const DecoderShape& n, const std::vector<std::int64_t>& 
                         const Tensor& dvalues, const Tensor& dv_parts) {
   const std::int64_t B = n.att.B, H = n.H, D = n.att.D, A = n.att.A, G3 = 3 * H;
   const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
+  packing.keep(w_qh);
+  packing.keep(w_c);
   const DType dt = dY.dtype();
   Tensor ds = zeros({B, H}, dt), ds_prev = Tensor::empty({B, H}, dt),
          dc = Tensor::empty({B, D}, dt);

@@ -34,8 +34,14 @@ template <class T>
 void gru_forward(const Recurrence& r, GruReset reset, const Tensor& gx, const Tensor& w,
                  const Tensor& bias, const GruSaved& sv, const Tensor& Y) {
   const std::int64_t B = r.B, H = r.H, G3 = 3 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
   const Tensor w_rz = w.narrow(0, 0, 2 * H), w_n = w.narrow(0, 2 * H, H);
+  if (reset == GruReset::After) {
+    packing.keep(w.t());
+  } else {
+    packing.keep(w_rz.t());
+    packing.keep(w_n.t());
+  }
   for (std::int64_t i = 0; i < r.T; ++i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
     const Tensor gh = sv.GH.select(0, i).narrow(0, 0, n), s = sv.S.select(0, i).narrow(0, 0, n);
@@ -106,8 +112,14 @@ template <class T>
 Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const GruSaved& sv,
                     const Tensor& dY, const Tensor& dGX, const Tensor& dGH) {
   const std::int64_t B = r.B, H = r.H, G3 = 3 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
   const Tensor w_rz = w.narrow(0, 0, 2 * H), w_n = w.narrow(0, 2 * H, H);
+  if (reset == GruReset::After) {
+    packing.keep(w);
+  } else {
+    packing.keep(w_rz);
+    packing.keep(w_n);
+  }
   Tensor dh = Tensor::empty({B, H}, dY.dtype()), dprev = Tensor::empty({B, H}, dY.dtype());
   detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
   Tensor drh = reset == GruReset::Before ? Tensor::empty({B, H}, dY.dtype()) : Tensor();

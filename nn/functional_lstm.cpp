@@ -28,7 +28,8 @@ template <class T>
 void lstm_forward(const Recurrence& r, const Tensor& gx, const Tensor& w, const Tensor& bias,
                   const LstmSaved& sv, const Tensor& Y) {
   const std::int64_t B = r.B, H = r.H, G4 = 4 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;
+  packing.keep(w.t());  // every step multiplies by the same weight: pack it once
   for (std::int64_t i = 0; i < r.T; ++i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
     if (n > 0)  // h W_hh^T for the running sequences, activated in place below
@@ -74,7 +75,8 @@ template <class T>
 std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, const LstmSaved& sv,
                                         const Tensor& dY, const Tensor& dGX, const Tensor& dG) {
   const std::int64_t B = r.B, H = r.H, G4 = 4 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;
+  packing.keep(w);  // every step multiplies by the same weight: pack it once
   Tensor dh = Tensor::empty({B, H}, dY.dtype()), dc = Tensor::empty({B, H}, dY.dtype());
   Tensor dh_prev = Tensor::empty({B, H}, dY.dtype()), dc_prev = Tensor::empty({B, H}, dY.dtype());
   detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);

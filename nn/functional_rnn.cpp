@@ -19,7 +19,8 @@ template <class T>
 void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const Tensor& w,
                  const Tensor& bias, const Tensor& S, const Tensor& Y) {
   const std::int64_t B = r.B, H = r.H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;
+  packing.keep(w.t());  // every step multiplies by the same weight: pack it once
   for (std::int64_t i = 0; i < r.T; ++i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
     const Tensor next = S.select(0, i + 1);
@@ -57,7 +58,8 @@ template <class T>
 Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, const Tensor& S,
                     const Tensor& dY, const Tensor& dGX, const Tensor& dG) {
   const std::int64_t B = r.B, H = r.H;
-  const GemmPackingScope packing;  // every step multiplies by the same weight: pack it once
+  const GemmPackingScope packing;
+  packing.keep(w);  // every step multiplies by the same weight: pack it once
   Tensor dh = Tensor::empty({B, H}, dY.dtype()), dprev = Tensor::empty({B, H}, dY.dtype());
   detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
   for (std::int64_t i = r.T - 1; i >= 0; --i) {

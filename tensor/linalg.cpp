@@ -58,26 +58,33 @@ struct PackingCache {
 };
 thread_local PackingCache packing_cache;
 
-// The packed copy of b kept in the table, or null on b's first use (the caller packs a temporary).
-const PackedMatrix* packed_operand(const Tensor& b) {
+// The packed copy of b kept in the table, or null on b's first use (the caller packs a temporary)
+// unless `keep_now`: then b is packed for keeps at once (GemmPackingScope::keep).
+const PackedMatrix* packed_operand(const Tensor& b, bool keep_now = false) {
   PackingCache& cache = packing_cache;
   const std::uint64_t now = ++cache.clock;
   OperandEntry* oldest = &cache.entries[0];
+  OperandEntry* found = nullptr;
   for (OperandEntry& e : cache.entries) {
     if (e.id != nullptr && e.same(b)) {
-      e.last_use = now;
-      if (!e.storage || e.version != b.version()) {  // back for the first time, or written since
-        e.storage = b.storage();
-        e.version = b.version();
-        e.packed = PackedMatrix(b);
-      }
-      return &e.packed;
+      found = &e;
+      break;
     }
     if (e.last_use < oldest->last_use) oldest = &e;
   }
-  *oldest = OperandEntry{b.storage().get(), b.offset(), b.size(0), b.size(1), b.stride(0),
-                         b.stride(1),       now,        nullptr,   0,         PackedMatrix()};
-  return nullptr;
+  if (found == nullptr) {
+    *oldest = OperandEntry{b.storage().get(), b.offset(), b.size(0), b.size(1), b.stride(0),
+                           b.stride(1),       now,        nullptr,   0,         PackedMatrix()};
+    if (!keep_now) return nullptr;
+    found = oldest;
+  }
+  found->last_use = now;
+  if (!found->storage || found->version != b.version()) {  // back for the first time, or written
+    found->storage = b.storage();
+    found->version = b.version();
+    found->packed = PackedMatrix(b);
+  }
+  return &found->packed;
 }
 
 // Whether gemm() takes the packed path: float32 inside a scope (and not inside a chunk of a
@@ -92,6 +99,13 @@ bool use_packed(const Tensor& a, double alpha, double beta) {
 }  // namespace
 
 GemmPackingScope::GemmPackingScope() { ++packing_cache.depth; }
+
+void GemmPackingScope::keep(const Tensor& b) const {
+  check(b.defined() && b.dim() == 2, "GemmPackingScope::keep: expects a 2-D right operand, got {}",
+        b.defined() ? b.shape() : Dims{});
+  if (b.dtype() == kFloat32 && packed_gemm_available() && !detail::inside_parallel_body())
+    packed_operand(b, /*keep_now=*/true);
+}
 GemmPackingScope::~GemmPackingScope() {
   if (--packing_cache.depth == 0)
     for (OperandEntry& e : packing_cache.entries) e = OperandEntry{};
@@ -116,6 +130,17 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
         out.strides());
   check(M <= 1 || out.stride(0) >= N, "gemm: the rows of out {} overlap (strides {})", out.shape(),
         out.strides());
+  if (M > 0 && N > 0 && K > 0 && use_packed(a, alpha, beta)) {
+    // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
+    // BLAS is not held to one thread (gemm called from inside a parallel loop).
+    const bool parallel =
+        intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
+    if (const PackedMatrix* kept = packed_operand(b))
+      gemm_packed(a, *kept, out, beta == 1.0, parallel);  // bumps out's version
+    else
+      gemm_packed(a, PackedMatrix(b), out, beta == 1.0, parallel);
+    return;
+  }
   out.bump_version();
   if (M == 0 || N == 0) return;
   const std::int64_t ldc =
@@ -125,17 +150,6 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
       out.zero_();
     else
       out.mul_(beta);
-    return;
-  }
-  if (use_packed(a, alpha, beta)) {
-    // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
-    // BLAS is not held to one thread (gemm called from inside a parallel loop).
-    const bool parallel =
-        intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
-    if (const PackedMatrix* kept = packed_operand(b))
-      gemm_packed(a, *kept, out, beta == 1.0, parallel);
-    else
-      gemm_packed(a, PackedMatrix(b), out, beta == 1.0, parallel);
     return;
   }
   const BlasView A = blas_view(a), B = blas_view(b);

@@ -34,6 +34,9 @@ class GemmPackingScope {
  public:
   GemmPackingScope();
   ~GemmPackingScope();
+  // `b` will come back (a recurrent weight, at every step): pack it for keeps now instead of
+  // packing a temporary on its first use and the kept copy on its second. float64 is never packed.
+  void keep(const Tensor& b) const;
   GemmPackingScope(const GemmPackingScope&) = delete;
   GemmPackingScope& operator=(const GemmPackingScope&) = delete;
 };

@@ -216,6 +216,29 @@ TEST_CASE("packing scope: a weight kept across many other operands, then changed
   }
 }
 
+TEST_CASE("packing scope: keep() packs a weight before its first use, and sees later writes") {
+  Generator gen(20);
+  const Tensor x = randn({7, 12}, kFloat32, &gen), w = randn({9, 12}, kFloat32, &gen);
+  const GemmPackingScope packing;
+  packing.keep(w.t());  // as a recurrent kernel does before its first step
+  Tensor out = Tensor::empty({7, 9});
+  for (int step = 0; step < 3; ++step) {
+    gemm(x, w.t(), out);
+    expect_product(out, x, w.t(), std::vector<double>(63), "step " + std::to_string(step));
+    if (step == 1) w.mul_(-2.0);  // written between steps: packed again
+  }
+  packing.keep(w.t());  // kept already: nothing changes
+  gemm(x, w.t(), out);
+  expect_product(out, x, w.t(), std::vector<double>(63), "after a second keep");
+  const Tensor w64 = randn({9, 12}, kFloat64, &gen);
+  packing.keep(w64.t());  // float64 always runs on OpenBLAS: keep() has nothing to do
+  Tensor out64 = Tensor::empty({7, 9}, kFloat64);
+  gemm(x.to(kFloat64), w64.t(), out64);
+  expect_product(out64, x.to(kFloat64), w64.t(), std::vector<double>(63), "float64");
+  CHECK_THROWS_WITH_AS(packing.keep(randn({3}, kFloat32, &gen)),
+                       "GemmPackingScope::keep: expects a 2-D right operand, got [3]", Error);
+}
+
 TEST_CASE("packing scope: gemm inside a parallel loop equals gemm outside it") {
   Generator gen(19);
   const Tensor x = randn({4, 16, 32}, kFloat32, &gen), w = randn({32, 24}, kFloat32, &gen);
