@@ -22,8 +22,7 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   const Tensor x2 = x.value().reshape({-1, in}), w = weight.value();
   Tensor y2 = Tensor::empty({x2.size(0), out}, x.dtype());
   if (bias.defined()) {
-    y2.copy_(bias.value());  // broadcast the bias into every row, then accumulate the product
-    gemm(x2, w.t(), y2, 1.0, 1.0);
+    addmm(bias.value(), x2, w.t(), y2);
   } else {
     gemm(x2, w.t(), y2);
   }

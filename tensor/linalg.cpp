@@ -96,9 +96,49 @@ bool use_packed(const Tensor& a, double alpha, double beta) {
          (a.stride(1) == 1 || a.size(1) == 1);
 }
 
+// The checks gemm and addmm share; returns {M, K, N}.
+std::array<std::int64_t, 3> check_product(const Tensor& a, const Tensor& b, const Tensor& out,
+                                          const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  check_defined(out, op);
+  check(a.dim() == 2 && b.dim() == 2 && out.dim() == 2,
+        "{}: expects 2-D operands, got shapes {}, {} and out {}", op, a.shape(), b.shape(),
+        out.shape());
+  check(a.dtype() == b.dtype() && a.dtype() == out.dtype(), "{}: dtypes {}, {} and {} differ", op,
+        a.dtype(), b.dtype(), out.dtype());
+  check(is_floating(a.dtype()), "{}: expected float32 or float64, got {}", op, a.dtype());
+  const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
+        "{}: shapes {} @ {} -> {} do not match", op, a.shape(), b.shape(), out.shape());
+  check(out.stride(1) == 1 || N == 1, "{}: out must have unit stride along its last dim, got strides {}",
+        op, out.strides());
+  check(M <= 1 || out.stride(0) >= N, "{}: the rows of out {} overlap (strides {})", op,
+        out.shape(), out.strides());
+  return {M, K, N};
+}
+
+// out = a @ b (+ out when `accumulate`) (+ bias on every row) on the packed kernel.
+void packed_product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate,
+                    const Tensor& bias) {
+  const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
+  // BLAS is not held to one thread (gemm called from inside a parallel loop).
+  const bool parallel =
+      intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
+  if (const PackedMatrix* kept = packed_operand(b))
+    gemm_packed(a, *kept, out, accumulate, parallel, bias);  // bumps out's version
+  else
+    gemm_packed(a, PackedMatrix(b), out, accumulate, parallel, bias);
+}
+
 }  // namespace
 
 GemmPackingScope::GemmPackingScope() { ++packing_cache.depth; }
+GemmPackingScope::~GemmPackingScope() {
+  if (--packing_cache.depth == 0)
+    for (OperandEntry& e : packing_cache.entries) e = OperandEntry{};
+}
 
 void GemmPackingScope::keep(const Tensor& b) const {
   check(b.defined() && b.dim() == 2, "GemmPackingScope::keep: expects a 2-D right operand, got {}",
@@ -106,39 +146,11 @@ void GemmPackingScope::keep(const Tensor& b) const {
   if (b.dtype() == kFloat32 && packed_gemm_available() && !detail::inside_parallel_body())
     packed_operand(b, /*keep_now=*/true);
 }
-GemmPackingScope::~GemmPackingScope() {
-  if (--packing_cache.depth == 0)
-    for (OperandEntry& e : packing_cache.entries) e = OperandEntry{};
-}
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
-  check_defined(a, "gemm");
-  check_defined(b, "gemm");
-  check_defined(out, "gemm");
-  check(a.dim() == 2 && b.dim() == 2 && out.dim() == 2,
-        "gemm: expects 2-D operands, got shapes {}, {} and out {}", a.shape(), b.shape(),
-        out.shape());
-  check(a.dtype() == b.dtype() && a.dtype() == out.dtype(), "gemm: dtypes {}, {} and {} differ",
-        a.dtype(), b.dtype(), out.dtype());
-  check(is_floating(a.dtype()), "gemm: expected float32 or float64, got {}", a.dtype());
-  const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
-        "gemm: shapes {} @ {} -> {} do not match", a.shape(), b.shape(), out.shape());
-  check(out.stride(1) == 1 || N == 1,
-        "gemm: out must have unit stride along its last dim, got "
-        "strides {}",
-        out.strides());
-  check(M <= 1 || out.stride(0) >= N, "gemm: the rows of out {} overlap (strides {})", out.shape(),
-        out.strides());
+  const auto [M, K, N] = check_product(a, b, out, "gemm");
   if (M > 0 && N > 0 && K > 0 && use_packed(a, alpha, beta)) {
-    // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
-    // BLAS is not held to one thread (gemm called from inside a parallel loop).
-    const bool parallel =
-        intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
-    if (const PackedMatrix* kept = packed_operand(b))
-      gemm_packed(a, *kept, out, beta == 1.0, parallel);  // bumps out's version
-    else
-      gemm_packed(a, PackedMatrix(b), out, beta == 1.0, parallel);
+    packed_product(a, b, out, beta == 1.0, Tensor());
     return;
   }
   out.bump_version();
@@ -163,6 +175,20 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
                   B.t.data<double>(), B.ld, beta, out.data<double>(), ldc);
     }
   });
+}
+
+void addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const auto [M, K, N] = check_product(a, b, out, "addmm");
+  check_defined(bias, "addmm");
+  check(bias.dim() == 1 && bias.size(0) == N && bias.dtype() == a.dtype(),
+        "addmm: bias must be a {} vector of {} values (the columns of {}), got {} {}", a.dtype(), N,
+        out.shape(), bias.shape(), bias.dtype());
+  if (M > 0 && N > 0 && K > 0 && use_packed(a, 1.0, 0.0) && bias.is_contiguous()) {
+    packed_product(a, b, out, false, bias);
+    return;
+  }
+  out.copy_(bias);  // broadcast into every row, then accumulate the product
+  gemm(a, b, out, 1.0, 1.0);
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {

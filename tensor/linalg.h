@@ -17,6 +17,10 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // 3-D only, same batch size
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0,
           double beta = 0.0);
 
+// out = bias + a @ b, the vector bias [N] added to every row (torch.addmm(bias, a, b, out=out)).
+// Inside a GemmPackingScope the product starts from the bias instead of a copy of it.
+void addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Tensor& out);
+
 // While a GemmPackingScope is alive on a thread, that thread's float32 gemm() calls (alpha 1,
 // beta 0 or 1, a left operand stored row by row) run on seqgrad's packed kernel
 // (tensor/packed_gemm.h), and a right operand that comes back — the same storage, offset, shape

@@ -37,9 +37,20 @@ bool packed_gemm_available() { return true; }
 
 namespace {
 
-// R rows of a (stride lda) times one K x 16 panel into R x 16 accumulators: 2R of the 16 ymm
-// registers hold the accumulators, 2 the panel's row, 1 the broadcast element of a. Written to
-// c (stride ldc), first `width` columns only; added to c's values when `accumulate`.
+// One product's operands as the kernels see them: c = a @ b (+ c when `accumulate`) (+ bias).
+struct Product {
+  const float* a;
+  std::int64_t lda;
+  const PackedMatrix* b;
+  float* c;
+  std::int64_t ldc;
+  bool accumulate;
+  const float* bias;  // null, or b.cols() values added to every row of c
+};
+
+// Rows [i, i + R) of a times one K x 16 panel (c's columns n0 .. n0 + width - 1) into R x 16
+// accumulators: 2R of the 16 ymm registers hold the accumulators, 2 the panel's row, 1 the
+// broadcast element of a. The accumulators start from `init` (16 values, the bias) or zero.
 //
 // Along the way it prefetches `prefetch_lines` cache lines from `prefetch` (part of the panel the
 // next call will read), one line every K / prefetch_lines steps. Why: the weights of a recurrent
@@ -49,12 +60,20 @@ namespace {
 // while this one is computed, M = 64 products on weights cycled through 32 MiB went from 68-72 to
 // 86-89 GFLOP/s (95 is this core's FMA peak); on weights already in cache nothing changes.
 template <int R>
-void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const float* panel, float* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t width, const float* prefetch,
+void micro_kernel(const Product& p, std::int64_t i, const float* panel, std::int64_t n0,
+                  std::int64_t width, const float* init, const float* prefetch,
                   std::int64_t prefetch_lines) {
+  const std::int64_t K = p.b->rows(), lda = p.lda, ldc = p.ldc;
+  const float* a = p.a + i * lda;
+  float* c = p.c + i * ldc + n0;
+  const __m256 init_lo = init ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
+  const __m256 init_hi = init ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
   __m256 lo[R], hi[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    lo[r] = init_lo;
+    hi[r] = init_hi;
+  }
   const std::int64_t chunk = prefetch_lines > 0 ? std::max<std::int64_t>(1, K / prefetch_lines) : K;
   for (std::int64_t k0 = 0; k0 < K; k0 += chunk) {
     if (prefetch_lines-- > 0) {
@@ -78,7 +97,7 @@ void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const float*
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       float* cr = c + r * ldc;
-      if (accumulate) {
+      if (p.accumulate) {
         lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(cr));
         hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(cr + 8));
       }
@@ -93,32 +112,33 @@ void micro_kernel(std::int64_t K, const float* a, std::int64_t lda, const float*
     float* cr = c + r * ldc;
     _mm256_store_ps(tile, lo[r]);
     _mm256_store_ps(tile + 8, hi[r]);
-    for (std::int64_t j = 0; j < width; ++j) cr[j] = accumulate ? cr[j] + tile[j] : tile[j];
+    for (std::int64_t j = 0; j < width; ++j) cr[j] = p.accumulate ? cr[j] + tile[j] : tile[j];
   }
 }
 
-using MicroKernel = void (*)(std::int64_t, const float*, std::int64_t, const float*, float*,
-                             std::int64_t, bool, std::int64_t, const float*, std::int64_t);
+using MicroKernel = void (*)(const Product&, std::int64_t, const float*, std::int64_t,
+                             std::int64_t, const float*, const float*, std::int64_t);
 constexpr MicroKernel kMicroKernels[] = {nullptr,         micro_kernel<1>, micro_kernel<2>,
                                          micro_kernel<3>, micro_kernel<4>, micro_kernel<5>,
                                          micro_kernel<6>};
 constexpr std::int64_t kMaxRows = 6;  // 12 accumulators: the widest tile that leaves registers
 
-// Rows [i0, i1) times panel p: the panel stays in L1/L2 while the rows pass over it, kMaxRows at
-// a time. Each pass prefetches its share of `next_panel` (the panel the next tile reads, or null).
-void tile(const float* a, std::int64_t lda, const PackedMatrix& b, float* c, std::int64_t ldc,
-          bool accumulate, std::int64_t i0, std::int64_t i1, std::int64_t p,
+// Rows [i0, i1) times panel pi: the panel stays in L1/L2 while the rows pass over it, kMaxRows
+// at a time. Each pass prefetches its share of `next_panel` (the panel the next tile reads, or
+// null).
+void tile(const Product& p, std::int64_t i0, std::int64_t i1, std::int64_t pi,
           const float* next_panel) {
-  const std::int64_t K = b.rows();
-  const float* panel = b.panel(p);
-  const std::int64_t n0 = p * 16, width = std::min<std::int64_t>(16, b.cols() - n0);
+  const std::int64_t K = p.b->rows();
+  const std::int64_t n0 = pi * 16, width = std::min<std::int64_t>(16, p.b->cols() - n0);
+  alignas(32) float init[16] = {};  // the bias under this panel, zero-padded past width
+  if (p.bias) std::copy_n(p.bias + n0, width, init);
   const std::int64_t passes = (i1 - i0 + kMaxRows - 1) / kMaxRows;
   const std::int64_t lines_per_pass = next_panel ? (K + passes - 1) / passes : 0;
   for (std::int64_t i = i0, pass = 0; i < i1; i += kMaxRows, ++pass) {
     const std::int64_t rows = std::min(kMaxRows, i1 - i);
     const std::int64_t first_line = std::min(K, pass * lines_per_pass);
     const std::int64_t lines = std::min(K, first_line + lines_per_pass) - first_line;
-    kMicroKernels[rows](K, a + i * lda, lda, panel, c + i * ldc + n0, ldc, accumulate, width,
+    kMicroKernels[rows](p, i, p.b->panel(pi), n0, width, p.bias ? init : nullptr,
                         next_panel ? next_panel + first_line * 16 : nullptr, lines);
   }
 }
@@ -128,19 +148,19 @@ void tile(const float* a, std::int64_t lda, const PackedMatrix& b, float* c, std
 // projection (T*B rows) keeps each block of its rows in L2 while all panels pass over it.
 constexpr std::int64_t kRowBlock = 96;
 
-void blocks_range(std::int64_t M, const float* a, std::int64_t lda, const PackedMatrix& b, float* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t first, std::int64_t last) {
+void blocks_range(const Product& p, std::int64_t M, std::int64_t first, std::int64_t last) {
+  const std::int64_t panels = p.b->panels();
   for (std::int64_t blk = first; blk < last; ++blk) {
-    const std::int64_t i0 = blk / b.panels() * kRowBlock, p = blk % b.panels();
-    const float* next_panel = blk + 1 < last ? b.panel((blk + 1) % b.panels()) : nullptr;
-    tile(a, lda, b, c, ldc, accumulate, i0, std::min(M, i0 + kRowBlock), p, next_panel);
+    const std::int64_t i0 = blk / panels * kRowBlock;
+    const float* next_panel = blk + 1 < last ? p.b->panel((blk + 1) % panels) : nullptr;
+    tile(p, i0, std::min(M, i0 + kRowBlock), blk % panels, next_panel);
   }
 }
 
 }  // namespace
 
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
-                 bool parallel) {
+                 bool parallel, const Tensor& bias) {
   static_assert(PackedMatrix::kPanel == 16, "the micro-kernel holds a panel row in two ymm");
   check(a.defined() && out.defined() && a.dim() == 2 && out.dim() == 2 && a.dtype() == kFloat32 &&
             out.dtype() == kFloat32,
@@ -153,18 +173,21 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
   check((a.stride(1) == 1 || a.size(1) <= 1) && (out.stride(1) == 1 || b.cols() <= 1),
         "gemm_packed: a and out need unit stride along their last dim, got strides {} and {}",
         a.strides(), out.strides());
+  check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == b.cols() &&
+                            bias.dtype() == kFloat32 && bias.is_contiguous()),
+        "gemm_packed: bias must be a contiguous float32 vector of {} values, got {}", b.cols(),
+        bias.defined() ? bias.shape() : Dims{});
   out.bump_version();
   if (M == 0 || b.cols() == 0) return;
-  const std::int64_t lda = a.stride(0), ldc = out.stride(0);
-  const float* ap = a.data<float>();
-  float* cp = out.data<float>();
+  const Product p{a.data<float>(), a.stride(0), &b, out.data<float>(), out.stride(0), accumulate,
+                  bias.defined() ? bias.data<float>() : nullptr};
   const std::int64_t blocks = (M + kRowBlock - 1) / kRowBlock * b.panels();
   if (!parallel || blocks < 2) {
-    blocks_range(M, ap, lda, b, cp, ldc, accumulate, 0, blocks);
+    blocks_range(p, M, 0, blocks);
     return;
   }
   parallel_for_chunks(blocks, [&](int, std::int64_t first, std::int64_t last) {
-    blocks_range(M, ap, lda, b, cp, ldc, accumulate, first, last);
+    blocks_range(p, M, first, last);
   });
 }
 
@@ -172,7 +195,7 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
 
 bool packed_gemm_available() { return false; }
 
-void gemm_packed(const Tensor&, const PackedMatrix&, const Tensor&, bool, bool) {
+void gemm_packed(const Tensor&, const PackedMatrix&, const Tensor&, bool, bool, const Tensor&) {
   throw Error("gemm_packed: this build has no packed kernel (needs AVX2 and FMA)");
 }
 

@@ -40,9 +40,10 @@ class PackedMatrix {
 bool packed_gemm_available();
 
 // out = a @ b, or out += a @ b when `accumulate`; a [M, K] float32 with unit stride along K, out
-// [M, N] with unit stride along N. With `parallel`, the work (blocks of rows times column panels)
-// is split between seqgrad's intra-op threads (tensor/parallel.h).
+// [M, N] with unit stride along N. A `bias` [N] is added to every row on the way (the
+// accumulators start from it: no separate pass over out). With `parallel`, the work (blocks of
+// rows times column panels) is split between seqgrad's intra-op threads (tensor/parallel.h).
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
-                 bool parallel = false);
+                 bool parallel = false, const Tensor& bias = Tensor());
 
 }  // namespace seqgrad

@@ -77,6 +77,14 @@ TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial pan
         const std::vector<double> base = values_of(out);
         gemm_packed(a, PackedMatrix(b), out, true);
         expect_product(out, a, b, base, shape + " accumulate");
+        // ... and with a bias on top of the accumulation.
+        const Tensor bias = randn({N}, kFloat32, &gen);
+        std::vector<double> with_bias = values_of(out);
+        const std::vector<double> bias_values = values_of(bias);
+        for (std::size_t i = 0; i < with_bias.size(); ++i)
+          with_bias[i] += bias_values[i % static_cast<std::size_t>(N)];
+        gemm_packed(a, PackedMatrix(b), out, true, false, bias);
+        expect_product(out, a, b, with_bias, shape + " accumulate + bias");
       }
 }
 
@@ -237,6 +245,39 @@ TEST_CASE("packing scope: keep() packs a weight before its first use, and sees l
   expect_product(out64, x.to(kFloat64), w64.t(), std::vector<double>(63), "float64");
   CHECK_THROWS_WITH_AS(packing.keep(randn({3}, kFloat32, &gen)),
                        "GemmPackingScope::keep: expects a 2-D right operand, got [3]", Error);
+}
+
+TEST_CASE("addmm: bias + a @ b inside and outside a packing scope, partial panels, float64") {
+  Generator gen(21);
+  for (std::int64_t N : {1, 16, 17, 40})
+    for (std::int64_t M : {1, 7, 64}) {
+      const Tensor x = randn({M, 24}, kFloat32, &gen), w = randn({N, 24}, kFloat32, &gen);
+      const Tensor bias = randn({N}, kFloat32, &gen);
+      std::vector<double> base(static_cast<std::size_t>(M * N));
+      const std::vector<double> bias_values = values_of(bias);
+      for (std::size_t i = 0; i < base.size(); ++i)
+        base[i] = bias_values[i % static_cast<std::size_t>(N)];
+      const std::string shape = fmt::format("M={} N={}", M, N);
+      Tensor out = full({M, N}, std::nan(""));  // never read: the result starts from the bias
+      addmm(bias, x, w.t(), out);
+      expect_product(out, x, w.t(), base, shape + " outside");
+      const GemmPackingScope packing;
+      for (int step = 0; step < 2; ++step) {  // a temporary, then the kept copy
+        out.fill_(std::nan(""));
+        addmm(bias, x, w.t(), out);
+        expect_product(out, x, w.t(), base, shape + " inside, step " + std::to_string(step));
+      }
+      const Tensor out64 = Tensor::empty({M, N}, kFloat64);
+      addmm(bias.to(kFloat64), x.to(kFloat64), w.t().to(kFloat64), out64);
+      expect_product(out64, x.to(kFloat64), w.t().to(kFloat64), base, shape + " float64");
+    }
+  Tensor out = Tensor::empty({2, 3});
+  CHECK_THROWS_WITH_AS(addmm(zeros({4}), zeros({2, 5}), zeros({5, 3}), out),
+                       "addmm: bias must be a float32 vector of 3 values (the columns of [2, 3]), "
+                       "got [4] float32",
+                       Error);
+  CHECK_THROWS_WITH_AS(addmm(zeros({3}), zeros({2, 5}), zeros({4, 3}), out),
+                       "addmm: shapes [2, 5] @ [4, 3] -> [2, 3] do not match", Error);
 }
 
 TEST_CASE("packing scope: gemm inside a parallel loop equals gemm outside it") {
