@@ -51,57 +51,61 @@ void gru_forward(const Recurrence& r, GruReset reset, const Tensor& gx, const Te
       else
         gemm(s, w_rz.t(), gh.narrow(1, 0, 2 * H));
     }
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      T* a = sv.A.data<T>() + (i * B + k) * G3;
-      const T* h = sv.S.data<T>() + (i * B + k) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
-      T* y = Y.data<T>() + (t * B + b) * H;
-      T* rh = reset == GruReset::Before ? sv.RH.data<T>() + (i * B + k) * H : nullptr;
-      if (k >= n) {  // past this sequence's end: keep the state, output zeros
-        std::copy_n(h, H, h_next);
-        std::fill_n(y, H, T(0));
-        std::fill_n(a, G3, T(0));
-        if (rh) std::fill_n(rh, H, T(0));
-        continue;
-      }
-      const T* x = gx.data<T>() + (t * B + b) * G3;
-      T* g = sv.GH.data<T>() + (i * B + k) * G3;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
+    detail::for_rows(B, G3, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        T* a = sv.A.data<T>() + (i * B + k) * G3;
+        const T* h = sv.S.data<T>() + (i * B + k) * H;
+        T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
+        T* y = Y.data<T>() + (t * B + b) * H;
+        T* rh = reset == GruReset::Before ? sv.RH.data<T>() + (i * B + k) * H : nullptr;
+        if (k >= n) {  // past this sequence's end: keep the state, output zeros
+          std::copy_n(h, H, h_next);
+          std::fill_n(y, H, T(0));
+          std::fill_n(a, G3, T(0));
+          if (rh) std::fill_n(rh, H, T(0));
+          continue;
+        }
+        const T* x = gx.data<T>() + (t * B + b) * G3;
+        T* g = sv.GH.data<T>() + (i * B + k) * G3;
+        const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bb[j]);
-      if (reset == GruReset::Before) {
+        for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bb[j]);
+        if (reset == GruReset::Before) {
 #pragma GCC ivdep
-        for (std::int64_t j = 0; j < H; ++j) rh[j] = a[j] * h[j];
-        continue;  // n needs the second GEMM
-      }
+          for (std::int64_t j = 0; j < H; ++j) rh[j] = a[j] * h[j];
+          continue;  // n needs the second GEMM
+        }
 #pragma GCC ivdep
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T gh_n = g[2 * H + j] + bb[2 * H + j];
-        g[2 * H + j] = gh_n;
-        const T nj = detail::tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
-        a[2 * H + j] = nj;
-        h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T gh_n = g[2 * H + j] + bb[2 * H + j];
+          g[2 * H + j] = gh_n;
+          const T nj = detail::tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
+          a[2 * H + j] = nj;
+          h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
+        }
       }
-    }
+    });
     if (reset == GruReset::After || n == 0) continue;
     gemm(sv.RH.select(0, i).narrow(0, 0, n), w_n.t(), gh.narrow(1, 2 * H, H));
-    for (std::int64_t k = 0; k < n; ++k) {
-      const std::int64_t b = r.row(k);
-      const T* x = gx.data<T>() + (t * B + b) * G3;
-      const T* g = sv.GH.data<T>() + (i * B + k) * G3;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
-      T* a = sv.A.data<T>() + (i * B + k) * G3;
-      const T* h = sv.S.data<T>() + (i * B + k) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
-      T* y = Y.data<T>() + (t * B + b) * H;
+    detail::for_rows(n, G3, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        const T* x = gx.data<T>() + (t * B + b) * G3;
+        const T* g = sv.GH.data<T>() + (i * B + k) * G3;
+        const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
+        T* a = sv.A.data<T>() + (i * B + k) * G3;
+        const T* h = sv.S.data<T>() + (i * B + k) * H;
+        T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
+        T* y = Y.data<T>() + (t * B + b) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T nj = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
-        a[2 * H + j] = nj;
-        h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T nj = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
+          a[2 * H + j] = nj;
+          h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
+        }
       }
-    }
+    });
   }
   detail::unsort_rows(r, sv.S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
 }
@@ -126,59 +130,63 @@ Tensor gru_backward(const Recurrence& r, GruReset reset, const Tensor& w, const 
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
     const Tensor dgh_i = dGH.select(0, i);
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      T* d = dh.data<T>() + k * H;
-      T* dp = dprev.data<T>() + k * H;
-      T* dgx = dGX.data<T>() + (t * B + b) * G3;
-      T* dgh = dgh_i.data<T>() + k * G3;
-      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
-        std::copy_n(d, H, dp);
-        std::fill_n(dgx, G3, T(0));
-        std::fill_n(dgh, G3, T(0));
-        continue;
-      }
-      const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* a = sv.A.data<T>() + (i * B + k) * G3;
-      const T* g = sv.GH.data<T>() + (i * B + k) * G3;
-      const T* h = sv.S.data<T>() + (i * B + k) * H;
+    detail::for_rows(B, G3, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        T* d = dh.data<T>() + k * H;
+        T* dp = dprev.data<T>() + k * H;
+        T* dgx = dGX.data<T>() + (t * B + b) * G3;
+        T* dgh = dgh_i.data<T>() + k * G3;
+        if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
+          std::copy_n(d, H, dp);
+          std::fill_n(dgx, G3, T(0));
+          std::fill_n(dgh, G3, T(0));
+          continue;
+        }
+        const T* dy = dY.data<T>() + (t * B + b) * H;
+        const T* a = sv.A.data<T>() + (i * B + k) * G3;
+        const T* g = sv.GH.data<T>() + (i * B + k) * G3;
+        const T* h = sv.S.data<T>() + (i * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], nj = a[2 * H + j];
-        const T dn_pre = dhj * (T(1) - z) * (T(1) - nj * nj);
-        const T dz_pre = dhj * (h[j] - nj) * z * (T(1) - z);
-        dp[j] = dhj * z;
-        dgx[H + j] = dgh[H + j] = dz_pre;
-        dgx[2 * H + j] = dn_pre;
-        if (reset == GruReset::After) {
-          const T dr_pre = dn_pre * g[2 * H + j] * rr * (T(1) - rr);
-          dgx[j] = dgh[j] = dr_pre;
-          dgh[2 * H + j] = dn_pre * rr;
-        } else {
-          dgh[2 * H + j] = dn_pre;
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], nj = a[2 * H + j];
+          const T dn_pre = dhj * (T(1) - z) * (T(1) - nj * nj);
+          const T dz_pre = dhj * (h[j] - nj) * z * (T(1) - z);
+          dp[j] = dhj * z;
+          dgx[H + j] = dgh[H + j] = dz_pre;
+          dgx[2 * H + j] = dn_pre;
+          if (reset == GruReset::After) {
+            const T dr_pre = dn_pre * g[2 * H + j] * rr * (T(1) - rr);
+            dgx[j] = dgh[j] = dr_pre;
+            dgh[2 * H + j] = dn_pre * rr;
+          } else {
+            dgh[2 * H + j] = dn_pre;
+          }
         }
       }
-    }
+    });
     if (n > 0) {
       const Tensor dgh_live = dgh_i.narrow(0, 0, n), dprev_live = dprev.narrow(0, 0, n);
       if (reset == GruReset::After) {
         gemm(dgh_live, w, dprev_live, 1.0, 1.0);
       } else {
         gemm(dgh_live.narrow(1, 2 * H, H), w_n, drh.narrow(0, 0, n));
-        for (std::int64_t k = 0; k < n; ++k) {
-          const T* a = sv.A.data<T>() + (i * B + k) * G3;
-          const T* h = sv.S.data<T>() + (i * B + k) * H;
-          const T* d_rh = drh.data<T>() + k * H;
-          T* dp = dprev.data<T>() + k * H;
-          T* dgx = dGX.data<T>() + (t * B + r.row(k)) * G3;
-          T* dgh = dgh_i.data<T>() + k * G3;
+        detail::for_rows(n, G3, [&](std::int64_t first, std::int64_t last) {
+          for (std::int64_t k = first; k < last; ++k) {
+            const T* a = sv.A.data<T>() + (i * B + k) * G3;
+            const T* h = sv.S.data<T>() + (i * B + k) * H;
+            const T* d_rh = drh.data<T>() + k * H;
+            T* dp = dprev.data<T>() + k * H;
+            T* dgx = dGX.data<T>() + (t * B + r.row(k)) * G3;
+            T* dgh = dgh_i.data<T>() + k * G3;
 #pragma GCC ivdep  // the rows read and written never overlap
-          for (std::int64_t j = 0; j < H; ++j) {
-            const T rr = a[j];
-            dp[j] += d_rh[j] * rr;
-            dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
+            for (std::int64_t j = 0; j < H; ++j) {
+              const T rr = a[j];
+              dp[j] += d_rh[j] * rr;
+              dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
+            }
           }
-        }
+        });
         gemm(dgh_live.narrow(1, 0, 2 * H), w_rz, dprev_live, 1.0, 1.0);
       }
     }

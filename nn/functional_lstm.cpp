@@ -34,36 +34,38 @@ void lstm_forward(const Recurrence& r, const Tensor& gx, const Tensor& w, const 
     const std::int64_t t = r.time(i), n = r.live_rows(t);
     if (n > 0)  // h W_hh^T for the running sequences, activated in place below
       gemm(sv.S.select(0, i).narrow(0, 0, n), w.t(), sv.A.select(0, i).narrow(0, 0, n));
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      T* a = sv.A.data<T>() + (i * B + k) * G4;
-      const T* h = sv.S.data<T>() + (i * B + k) * H;
-      const T* c = sv.C.data<T>() + (i * B + k) * H;
-      T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
-      T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
-      T* y = Y.data<T>() + (t * B + b) * H;
-      if (k >= n) {  // past this sequence's end: keep the state, output zeros
-        std::copy_n(h, H, h_next);
-        std::copy_n(c, H, c_next);
-        std::fill_n(y, H, T(0));
-        std::fill_n(a, G4, T(0));
-        continue;
-      }
-      const T* x = gx.data<T>() + (t * B + b) * G4;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * G4 : 0);
+    detail::for_rows(B, G4, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        T* a = sv.A.data<T>() + (i * B + k) * G4;
+        const T* h = sv.S.data<T>() + (i * B + k) * H;
+        const T* c = sv.C.data<T>() + (i * B + k) * H;
+        T* h_next = sv.S.data<T>() + ((i + 1) * B + k) * H;
+        T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
+        T* y = Y.data<T>() + (t * B + b) * H;
+        if (k >= n) {  // past this sequence's end: keep the state, output zeros
+          std::copy_n(h, H, h_next);
+          std::copy_n(c, H, c_next);
+          std::fill_n(y, H, T(0));
+          std::fill_n(a, G4, T(0));
+          continue;
+        }
+        const T* x = gx.data<T>() + (t * B + b) * G4;
+        const T* bb = bias.data<T>() + (r.bias_per_row ? b * G4 : 0);
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
+        for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
 #pragma GCC ivdep
-      for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = detail::tanh<T>(a[j] + x[j] + bb[j]);
+        for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = detail::tanh<T>(a[j] + x[j] + bb[j]);
 #pragma GCC ivdep
-      for (std::int64_t j = 3 * H; j < G4; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
+        for (std::int64_t j = 3 * H; j < G4; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
 #pragma GCC ivdep
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T cn = a[H + j] * c[j] + a[j] * a[2 * H + j];
-        c_next[j] = cn;
-        h_next[j] = y[j] = a[3 * H + j] * detail::tanh<T>(cn);
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T cn = a[H + j] * c[j] + a[j] * a[2 * H + j];
+          c_next[j] = cn;
+          h_next[j] = y[j] = a[3 * H + j] * detail::tanh<T>(cn);
+        }
       }
-    }
+    });
   }
   detail::unsort_rows(r, sv.S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
   detail::unsort_rows(r, sv.C.select(0, r.T).data<T>(), Y.select(0, r.T + 1).data<T>(), H);
@@ -83,39 +85,41 @@ std::pair<Tensor, Tensor> lstm_backward(const Recurrence& r, const Tensor& w, co
   detail::sort_rows(r, dY.select(0, r.T + 1).data<T>(), dc.data<T>(), H);
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      const T* dhb = dh.data<T>() + k * H;
-      const T* dcb = dc.data<T>() + k * H;
-      T* dhp = dh_prev.data<T>() + k * H;
-      T* dcp = dc_prev.data<T>() + k * H;
-      T* dgx = dGX.data<T>() + (t * B + b) * G4;
-      T* dg = dG.data<T>() + (i * B + k) * G4;
-      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
-        std::copy_n(dhb, H, dhp);
-        std::copy_n(dcb, H, dcp);
-        std::fill_n(dgx, G4, T(0));
-        std::fill_n(dg, G4, T(0));
-        continue;
-      }
-      const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* a = sv.A.data<T>() + (i * B + k) * G4;
-      const T* c = sv.C.data<T>() + (i * B + k) * H;
-      const T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
+    detail::for_rows(B, G4, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        const T* dhb = dh.data<T>() + k * H;
+        const T* dcb = dc.data<T>() + k * H;
+        T* dhp = dh_prev.data<T>() + k * H;
+        T* dcp = dc_prev.data<T>() + k * H;
+        T* dgx = dGX.data<T>() + (t * B + b) * G4;
+        T* dg = dG.data<T>() + (i * B + k) * G4;
+        if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
+          std::copy_n(dhb, H, dhp);
+          std::copy_n(dcb, H, dcp);
+          std::fill_n(dgx, G4, T(0));
+          std::fill_n(dg, G4, T(0));
+          continue;
+        }
+        const T* dy = dY.data<T>() + (t * B + b) * H;
+        const T* a = sv.A.data<T>() + (i * B + k) * G4;
+        const T* c = sv.C.data<T>() + (i * B + k) * H;
+        const T* c_next = sv.C.data<T>() + ((i + 1) * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-        const T tc = detail::tanh<T>(c_next[j]), dhj = dhb[j] + dy[j];
-        const T dcj = dcb[j] + dhj * og * (T(1) - tc * tc);
-        dg[j] = dcj * gg * ig * (T(1) - ig);
-        dg[H + j] = dcj * c[j] * fg * (T(1) - fg);
-        dg[2 * H + j] = dcj * ig * (T(1) - gg * gg);
-        dg[3 * H + j] = dhj * tc * og * (T(1) - og);
-        dcp[j] = dcj * fg;
-        dhp[j] = T(0);
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+          const T tc = detail::tanh<T>(c_next[j]), dhj = dhb[j] + dy[j];
+          const T dcj = dcb[j] + dhj * og * (T(1) - tc * tc);
+          dg[j] = dcj * gg * ig * (T(1) - ig);
+          dg[H + j] = dcj * c[j] * fg * (T(1) - fg);
+          dg[2 * H + j] = dcj * ig * (T(1) - gg * gg);
+          dg[3 * H + j] = dhj * tc * og * (T(1) - og);
+          dcp[j] = dcj * fg;
+          dhp[j] = T(0);
+        }
+        std::copy_n(dg, G4, dgx);
       }
-      std::copy_n(dg, G4, dgx);
-    }
+    });
     if (n > 0) gemm(dG.select(0, i).narrow(0, 0, n), w, dh_prev.narrow(0, 0, n), 1.0, 1.0);
     std::swap(dh, dh_prev);
     std::swap(dc, dc_prev);

@@ -26,28 +26,30 @@ void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const
     const Tensor next = S.select(0, i + 1);
     if (n > 0)  // h W_hh^T for the running sequences, activated in place below
       gemm(S.select(0, i).narrow(0, 0, n), w.t(), next.narrow(0, 0, n));
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      const T* h = S.data<T>() + (i * B + k) * H;
-      T* h_next = next.data<T>() + k * H;
-      T* y = Y.data<T>() + (t * B + b) * H;
-      if (k >= n) {  // past this sequence's end: keep the state, output zeros
-        std::copy_n(h, H, h_next);
-        std::fill_n(y, H, T(0));
-        continue;
-      }
-      const T* x = gx.data<T>() + (t * B + b) * H;
-      const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
-      if (act == RnnActivation::Tanh) {
+    detail::for_rows(B, H, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        const T* h = S.data<T>() + (i * B + k) * H;
+        T* h_next = next.data<T>() + k * H;
+        T* y = Y.data<T>() + (t * B + b) * H;
+        if (k >= n) {  // past this sequence's end: keep the state, output zeros
+          std::copy_n(h, H, h_next);
+          std::fill_n(y, H, T(0));
+          continue;
+        }
+        const T* x = gx.data<T>() + (t * B + b) * H;
+        const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
+        if (act == RnnActivation::Tanh) {
 #pragma GCC ivdep  // the rows read and written never overlap
-        for (std::int64_t j = 0; j < H; ++j)
-          h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
-      } else {
+          for (std::int64_t j = 0; j < H; ++j)
+            h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
+        } else {
 #pragma GCC ivdep  // the rows read and written never overlap
-        for (std::int64_t j = 0; j < H; ++j)
-          h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
+          for (std::int64_t j = 0; j < H; ++j)
+            h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
+        }
       }
-    }
+    });
   }
   detail::unsort_rows(r, S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
 }
@@ -64,27 +66,29 @@ Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, con
   detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
   for (std::int64_t i = r.T - 1; i >= 0; --i) {
     const std::int64_t t = r.time(i), n = r.live_rows(t);
-    for (std::int64_t k = 0; k < B; ++k) {
-      const std::int64_t b = r.row(k);
-      const T* d = dh.data<T>() + k * H;
-      T* dp = dprev.data<T>() + k * H;
-      T* dgx = dGX.data<T>() + (t * B + b) * H;
-      T* dg = dG.data<T>() + (i * B + k) * H;
-      if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
-        std::copy_n(d, H, dp);
-        std::fill_n(dgx, H, T(0));
-        std::fill_n(dg, H, T(0));
-        continue;
-      }
-      const T* dy = dY.data<T>() + (t * B + b) * H;
-      const T* hn = S.data<T>() + ((i + 1) * B + k) * H;
+    detail::for_rows(B, H, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t b = r.row(k);
+        const T* d = dh.data<T>() + k * H;
+        T* dp = dprev.data<T>() + k * H;
+        T* dgx = dGX.data<T>() + (t * B + b) * H;
+        T* dg = dG.data<T>() + (i * B + k) * H;
+        if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
+          std::copy_n(d, H, dp);
+          std::fill_n(dgx, H, T(0));
+          std::fill_n(dg, H, T(0));
+          continue;
+        }
+        const T* dy = dY.data<T>() + (t * B + b) * H;
+        const T* hn = S.data<T>() + ((i + 1) * B + k) * H;
 #pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
-        dgx[j] = dg[j] = (d[j] + dy[j]) * slope;
-        dp[j] = T(0);
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
+          dgx[j] = dg[j] = (d[j] + dy[j]) * slope;
+          dp[j] = T(0);
+        }
       }
-    }
+    });
     if (n > 0) gemm(dG.select(0, i).narrow(0, 0, n), w, dprev.narrow(0, 0, n), 1.0, 1.0);
     std::swap(dh, dprev);
   }

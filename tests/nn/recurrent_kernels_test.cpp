@@ -108,3 +108,52 @@ TEST_CASE("recurrent kernels: float32 (packed per-step products) agrees with flo
                });
   }
 }
+
+// With two threads each step's gate loop is split over the batch rows (recurrence.h's for_rows,
+// from 32K values a step); rows are independent, so the output and the gradients of the input
+// and initial states must equal the one-thread run bit for bit. (The weight and bias gradients
+// are sums over all rows, whose order OpenBLAS and the reductions choose per thread count: those
+// only agree to rounding.) B * H is above the threshold for each cell.
+TEST_CASE("recurrent kernels: 1 and 2 threads give the same bits (gate loops split by rows)") {
+  RestoreOneThread restore;
+  constexpr std::int64_t T2 = 3, B2 = 67, H2 = 512;  // RNN: 67 * 512 values a step
+  std::vector<std::int64_t> ragged(B2);
+  for (std::int64_t b = 0; b < B2; ++b) ragged[static_cast<std::size_t>(b)] = 1 + b % T2;
+  Generator gen(78);
+  // `exact`: how many of [output, input grads...] come from the split loops alone.
+  auto check_op = [&](const char* name, std::size_t exact, const std::vector<Tensor>& in,
+                      const Dims& out_shape, const std::function<Variable(const Vars&)>& op) {
+    const Tensor weights = randn(out_shape, kFloat32, &gen);
+    set_num_threads(1);
+    const auto one = output_and_grads(in, weights, op);
+    set_num_threads(2);
+    const auto two = output_and_grads(in, weights, op);
+    set_num_threads(1);
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      CAPTURE(name);
+      CAPTURE(i);
+      const Tensor a = one[i].contiguous(), b = two[i].contiguous();
+      REQUIRE(a.shape() == b.shape());
+      if (i < exact)
+        CHECK(std::equal(a.data<float>(), a.data<float>() + a.numel(), b.data<float>()));
+      else
+        expect_close(b.to(kFloat64), a.to(kFloat64), 1e-4, 1e-4);
+    }
+  };
+  auto normal = [&](const Dims& shape) { return randn(shape, kFloat32, &gen); };
+  check_op("rnn", 3, {normal({T2, B2, H2}), normal({B2, H2}), normal({H2, H2}), normal({H2})},
+           {T2 + 1, B2, H2}, [&](const Vars& v) {
+             return F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, false, F::RnnActivation::Tanh);
+           });
+  check_op("lstm", 4,
+           {normal({T2, B2, 4 * H2}), normal({B2, H2}), normal({B2, H2}), normal({4 * H2, H2}),
+            normal({4 * H2})},
+           {T2 + 2, B2, H2},
+           [&](const Vars& v) { return F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], ragged); });
+  for (const auto reset : {F::GruReset::After, F::GruReset::Before})
+    check_op(reset == F::GruReset::After ? "gru after" : "gru before", 3,
+             {normal({T2, B2, 3 * H2}), normal({B2, H2}), normal({3 * H2, H2}), normal({3 * H2})},
+             {T2 + 1, B2, H2}, [&](const Vars& v) {
+               return F::gru_sequence(v[0], v[1], v[2], v[3], ragged, true, reset);
+             });
+}
