@@ -62,12 +62,30 @@ void Adam::step() {
     T* m = buffer<T>(s, 0);
     T* v = buffer<T>(s, 1);
     T* v_max = o.amsgrad ? buffer<T>(s, 2) : v;
+    if (!o.amsgrad) {
+      // The usual case, written so that the compiler vectorises it: the buffers are distinct
+      // (restrict) and v_max is v. A scalar loop here was 4.6% of a seq2seq training step at
+      // hidden 512; IEEE sqrt and division give the same bits in SIMD lanes.
+      T* __restrict pr = p;
+      const T* __restrict gr = g;
+      T* __restrict mr = m;
+      T* __restrict vr = v;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const T pi = decoupled ? pr[i] * shrink : pr[i];
+        const T gi = l2 ? gr[i] + wd * pi : gr[i];
+        const T mi = mr[i] * b1 + c1 * gi, vi = vr[i] * b2 + c2 * gi * gi;
+        mr[i] = mi;
+        vr[i] = vi;
+        pr[i] = pi + neg_step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
+      }
+      return;
+    }
     for (std::int64_t i = 0; i < n; ++i) {
       if (decoupled) p[i] *= shrink;
       const T gi = l2 ? g[i] + wd * p[i] : g[i];
       m[i] = m[i] * b1 + c1 * gi;
       v[i] = v[i] * b2 + c2 * gi * gi;
-      v_max[i] = v[i] <= v_max[i] ? v_max[i] : v[i];  // keeps NaN; a no-op when v_max is v
+      v_max[i] = v[i] <= v_max[i] ? v_max[i] : v[i];  // keeps NaN
       p[i] += neg_step_size * m[i] / (std::sqrt(v_max[i]) / bc2_sqrt + eps);
     }
   });
