@@ -18,16 +18,27 @@ PackedMatrix::PackedMatrix(const Tensor& b) {
   rows_ = b.size(0);
   cols_ = b.size(1);
   data_ = Tensor::empty({panels(), rows_, kPanel}, kFloat32);
-  const std::int64_t sk = b.stride(0), sn = b.stride(1);
+  const std::int64_t sk = b.stride(0), sn = cols_ == 1 ? 1 : b.stride(1);
   const float* src = b.data<float>();
   float* dst = data_.data<float>();
-  for (std::int64_t p = 0; p < panels(); ++p) {
-    const std::int64_t n0 = p * kPanel, width = std::min(kPanel, cols_ - n0);
+  const std::int64_t full = cols_ / kPanel, tail = cols_ - full * kPanel;  // full panels, rest
+  if (tail > 0) std::fill_n(dst + full * rows_ * kPanel, rows_ * kPanel, 0.0f);
+  // The loop order follows b's layout, so that the reads run along memory: row by row for a
+  // row-major b (each row dealt out to every panel), column by column for a weight's transpose
+  // (W^T, the recurrent kernels' case).
+  if (sn == 1) {
     for (std::int64_t k = 0; k < rows_; ++k) {
-      float* row = dst + (p * rows_ + k) * kPanel;
-      for (std::int64_t j = 0; j < width; ++j) row[j] = src[k * sk + (n0 + j) * sn];
-      std::fill(row + width, row + kPanel, 0.0f);
+      const float* row = src + k * sk;
+      for (std::int64_t p = 0; p < full; ++p)  // a fixed-size copy: two vector moves
+        std::copy_n(row + p * kPanel, kPanel, dst + (p * rows_ + k) * kPanel);
+      if (tail > 0) std::copy_n(row + full * kPanel, tail, dst + (full * rows_ + k) * kPanel);
     }
+    return;
+  }
+  for (std::int64_t n = 0; n < cols_; ++n) {
+    const float* column = src + n * sn;
+    float* out = dst + (n / kPanel) * rows_ * kPanel + n % kPanel;
+    for (std::int64_t k = 0; k < rows_; ++k) out[k * kPanel] = column[k * sk];
   }
 }
 
@@ -116,8 +127,8 @@ void micro_kernel(const Product& p, std::int64_t i, const float* panel, std::int
   }
 }
 
-using MicroKernel = void (*)(const Product&, std::int64_t, const float*, std::int64_t,
-                             std::int64_t, const float*, const float*, std::int64_t);
+using MicroKernel = void (*)(const Product&, std::int64_t, const float*, std::int64_t, std::int64_t,
+                             const float*, const float*, std::int64_t);
 constexpr MicroKernel kMicroKernels[] = {nullptr,         micro_kernel<1>, micro_kernel<2>,
                                          micro_kernel<3>, micro_kernel<4>, micro_kernel<5>,
                                          micro_kernel<6>};
@@ -179,16 +190,20 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
         bias.defined() ? bias.shape() : Dims{});
   out.bump_version();
   if (M == 0 || b.cols() == 0) return;
-  const Product p{a.data<float>(), a.stride(0), &b, out.data<float>(), out.stride(0), accumulate,
+  const Product p{a.data<float>(),
+                  a.stride(0),
+                  &b,
+                  out.data<float>(),
+                  out.stride(0),
+                  accumulate,
                   bias.defined() ? bias.data<float>() : nullptr};
   const std::int64_t blocks = (M + kRowBlock - 1) / kRowBlock * b.panels();
   if (!parallel || blocks < 2) {
     blocks_range(p, M, 0, blocks);
     return;
   }
-  parallel_for_chunks(blocks, [&](int, std::int64_t first, std::int64_t last) {
-    blocks_range(p, M, first, last);
-  });
+  parallel_for_chunks(
+      blocks, [&](int, std::int64_t first, std::int64_t last) { blocks_range(p, M, first, last); });
 }
 
 #else  // no AVX2 + FMA: gemm() never takes this path

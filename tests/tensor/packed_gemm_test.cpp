@@ -88,6 +88,27 @@ TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial pan
       }
 }
 
+TEST_CASE("packed gemm: b with no unit stride, and b of one row or one column") {
+  if (!packed_gemm_available()) return;
+  Generator gen(22);
+  const Tensor big = randn({40, 90}, kFloat32, &gen);
+  const Tensor a = randn({9, 13}, kFloat32, &gen);
+  for (const Tensor& b : {big.slice(0, 0, 26, 2).slice(1, 0, 51, 3),  // [13, 17], strides 180, 3
+                          big.slice(0, 1, 27, 2).slice(1, 0, 51, 3).t().t(),
+                          big.slice(1, 0, 39, 3).narrow(0, 0, 13).narrow(1, 0, 1)}) {  // [13, 1]
+    Tensor out = Tensor::empty({9, b.size(1)});
+    gemm_packed(a, PackedMatrix(b), out, false);
+    expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(9 * b.size(1))),
+                   fmt::format("b {} strides {}", b.shape(), b.strides()));
+  }
+  // One row of K = 1 with a column stride: a row vector read from a column of big.
+  const Tensor row = big.narrow(1, 5, 1).narrow(0, 0, 20).t();  // [1, 20], strides (1, 90)
+  const Tensor a1 = randn({7, 1}, kFloat32, &gen);
+  Tensor out = Tensor::empty({7, 20});
+  gemm_packed(a1, PackedMatrix(row), out, false);
+  expect_product(out, a1, row, std::vector<double>(140), "b [1, 20] with column stride 90");
+}
+
 TEST_CASE("packed gemm: rows of a wider matrix in and out (leading dimensions above K and N)") {
   if (!packed_gemm_available()) return;
   Generator gen(8);
