@@ -18,6 +18,9 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
         "linear: bias of shape {} does not match out_features = {}",
         bias.defined() ? bias.shape() : Dims{}, weight.size(0));
+  check(!bias.defined() || bias.dtype() == weight.dtype(),
+        "linear: bias dtype {} differs from the weight's {}",
+        bias.defined() ? bias.dtype() : weight.dtype(), weight.dtype());
   const std::int64_t in = weight.size(1), out = weight.size(0);
   const Tensor x2 = x.value().reshape({-1, in}), w = weight.value();
   Tensor y2 = Tensor::empty({x2.size(0), out}, x.dtype());

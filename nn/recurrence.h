@@ -66,9 +66,11 @@ void sort_rows(const Recurrence& r, const T* src, T* dst, std::int64_t width) {
 // with two threads the GEMMs run split and a serial gate loop would leave one core idle (at
 // hidden 256 the gate loop is 11% of a decoding step at one thread). Rows are independent, so
 // the result does not depend on the split.
+inline constexpr std::int64_t kRowsSplitValues = 32768;
 template <class F>
 void for_rows(std::int64_t rows, std::int64_t values_per_row, F&& f) {
-  if (intra_op_threads() > 1 && rows * values_per_row >= 32768)
+  if (intra_op_threads() > 1 && rows * values_per_row >= kRowsSplitValues &&
+      !seqgrad::detail::inside_parallel_body())  // the pool is busy running the caller's chunks
     parallel_for(rows, f);
   else if (rows > 0)
     f(std::int64_t{0}, rows);

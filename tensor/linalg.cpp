@@ -80,9 +80,10 @@ const PackedMatrix* packed_operand(const Tensor& b, bool keep_now = false) {
   }
   found->last_use = now;
   if (!found->storage || found->version != b.version()) {  // back for the first time, or written
+    PackedMatrix packed(b);  // first: if packing throws, the entry still reads "not packed"
+    found->packed = std::move(packed);
     found->storage = b.storage();
     found->version = b.version();
-    found->packed = PackedMatrix(b);
   }
   return &found->packed;
 }
@@ -111,8 +112,8 @@ std::array<std::int64_t, 3> check_product(const Tensor& a, const Tensor& b, cons
   const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   check(b.size(0) == K && out.size(0) == M && out.size(1) == N,
         "{}: shapes {} @ {} -> {} do not match", op, a.shape(), b.shape(), out.shape());
-  check(out.stride(1) == 1 || N == 1, "{}: out must have unit stride along its last dim, got strides {}",
-        op, out.strides());
+  check(out.stride(1) == 1 || N == 1,
+        "{}: out must have unit stride along its last dim, got strides {}", op, out.strides());
   check(M <= 1 || out.stride(0) >= N, "{}: the rows of out {} overlap (strides {})", op,
         out.shape(), out.strides());
   return {M, K, N};

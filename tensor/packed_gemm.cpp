@@ -68,8 +68,8 @@ struct Product {
 // step (12 MiB for a 2-layer LSTM at hidden 512) do not stay in cache between steps, and the
 // hardware prefetcher does not run far enough ahead of a kernel that reads a new 64-byte line
 // every 6 cycles; the first rows to meet a panel then wait on memory. With the next panel fetched
-// while this one is computed, M = 64 products on weights cycled through 32 MiB went from 68-72 to
-// 86-89 GFLOP/s (95 is this core's FMA peak); on weights already in cache nothing changes.
+// while this one is computed, bench_matmul's packed rows (four weights used in turn) went from
+// 0.73-0.95 to 0.66-0.83 of cblas_sgemm's time at one thread (docs/performance.md).
 template <int R>
 void micro_kernel(const Product& p, std::int64_t i, const float* panel, std::int64_t n0,
                   std::int64_t width, const float* init, const float* prefetch,

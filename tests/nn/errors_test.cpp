@@ -24,6 +24,8 @@ TEST_CASE("errors: linear shapes") {
                        Error);
   CHECK_THROWS_WITH_AS(F::linear(var({4, 3}), var({5, 3}), var({4})), Contains("[4]"), Error);
   CHECK_THROWS_WITH_AS(F::linear(var({}), var({5, 3})), Contains("linear"), Error);
+  CHECK_THROWS_WITH_AS(F::linear(var({4, 3}), var({5, 3}), Variable(zeros({5}, kFloat32))),
+                       "linear: bias dtype float32 differs from the weight's float64", Error);
   nn::Linear layer(3, 2, true, kFloat64);
   CHECK_THROWS_WITH_AS(layer(var({2, 4})), Contains("[2, 4]"), Error);
   CHECK_THROWS_WITH_AS(nn::Linear(0, 2), Contains("Linear"), Error);

@@ -168,40 +168,47 @@ TEST_CASE("max_pool2d: a maximum shared by overlapping windows collects all thei
 }
 
 TEST_CASE("max_pool2d 2x2 in float32: ties go to the first, NaN wins, over wide rows") {
-  // Rows of 18 outputs (the SIMD path takes 8 at a time, the rest one by one) from an odd width
-  // whose last column no window reads. Small integers make ties common; a few NaNs are planted.
-  const std::int64_t H = 6, W = 37, OH = 3, OW = 18;
-  std::vector<double> v(2 * 3 * H * W);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 2654435761u >> 7) % 3);
-  for (std::size_t i : {5u, 40u, 41u, 77u, 300u, 301u, 338u, 339u, 700u}) v[i] = std::nan("");
-  const Variable x(f64(v, {2, 3, H, W}).to(kFloat32), true);
-  const Variable y = F::max_pool2d(x, 2);
-  sum(y * Variable(arange(0.0, 2.0 * 3 * OH * OW, 1.0, kFloat32).reshape({2, 3, OH, OW})))
-      .backward();
-  // The expected choice: scan each window (0,0), (0,1), (1,0), (1,1); a NaN sticks, a later value
-  // replaces the best only when strictly larger or NaN.
-  const Tensor got = y.value().to(kFloat64), grad = x.grad().to(kFloat64);
-  std::vector<double> want_grad(v.size(), 0.0);
-  for (std::int64_t p = 0; p < 6; ++p)
-    for (std::int64_t oy = 0; oy < OH; ++oy)
-      for (std::int64_t ox = 0; ox < OW; ++ox) {
-        std::int64_t best = -1;
-        for (std::int64_t i = 0; i < 2; ++i)
-          for (std::int64_t j = 0; j < 2; ++j) {
-            const std::int64_t at = (p * H + 2 * oy + i) * W + 2 * ox + j;
-            const double b = best < 0 ? 0 : v[static_cast<std::size_t>(best)];
-            if (best < 0 ||
-                (b == b && (v[static_cast<std::size_t>(at)] > b ||
-                            v[static_cast<std::size_t>(at)] != v[static_cast<std::size_t>(at)])))
-              best = at;
-          }
-        const std::int64_t o = (p * OH + oy) * OW + ox;
-        const double want = v[static_cast<std::size_t>(best)], have = got.data<double>()[o];
-        CHECK_MESSAGE((want == have || (want != want && have != have)), "output " << o);
-        want_grad[static_cast<std::size_t>(best)] = static_cast<double>(o);
-      }
-  for (std::size_t i = 0; i < v.size(); ++i)
-    REQUIRE_MESSAGE(grad.data<double>()[i] == want_grad[i], "input " << i);
+  // Rows of 18 outputs (SIMD blocks of 8, 8 and a masked 2) from an odd width whose last column
+  // no window reads, and rows of 7 (one masked block, as in the CNN's second pooling). Small
+  // integers make ties common; a few NaNs are planted. Each output's gradient weight is its index +
+  // 1, so the gradient shows which input each output chose.
+  for (const auto& [W, OW] : {std::pair<std::int64_t, std::int64_t>{37, 18}, {14, 7}}) {
+    CAPTURE(W);
+    const std::int64_t H = 6, OH = 3;
+    std::vector<double> v(2 * 3 * H * W);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = static_cast<double>((i * 2654435761u >> 7) % 3);
+    for (std::size_t i : {5u, 40u, 41u, 77u, 300u, 301u, 338u, 339u, 450u, 700u})
+      if (i < v.size()) v[i] = std::nan("");
+    const Variable x(f64(v, {2, 3, H, W}).to(kFloat32), true);
+    const Variable y = F::max_pool2d(x, 2);
+    sum(y * Variable(arange(1.0, 2.0 * 3 * OH * OW + 1, 1.0, kFloat32).reshape({2, 3, OH, OW})))
+        .backward();
+    // The expected choice: scan each window (0,0), (0,1), (1,0), (1,1); a NaN sticks, a later value
+    // replaces the best only when strictly larger or NaN.
+    const Tensor got = y.value().to(kFloat64), grad = x.grad().to(kFloat64);
+    std::vector<double> want_grad(v.size(), 0.0);
+    for (std::int64_t p = 0; p < 6; ++p)
+      for (std::int64_t oy = 0; oy < OH; ++oy)
+        for (std::int64_t ox = 0; ox < OW; ++ox) {
+          std::int64_t best = -1;
+          for (std::int64_t i = 0; i < 2; ++i)
+            for (std::int64_t j = 0; j < 2; ++j) {
+              const std::int64_t at = (p * H + 2 * oy + i) * W + 2 * ox + j;
+              const double b = best < 0 ? 0 : v[static_cast<std::size_t>(best)];
+              if (best < 0 ||
+                  (b == b && (v[static_cast<std::size_t>(at)] > b ||
+                              v[static_cast<std::size_t>(at)] != v[static_cast<std::size_t>(at)])))
+                best = at;
+            }
+          const std::int64_t o = (p * OH + oy) * OW + ox;
+          const double want = v[static_cast<std::size_t>(best)], have = got.data<double>()[o];
+          CHECK_MESSAGE((want == have || (want != want && have != have)), "output " << o);
+          want_grad[static_cast<std::size_t>(best)] = static_cast<double>(o + 1);
+        }
+    for (std::size_t i = 0; i < v.size(); ++i)
+      REQUIRE_MESSAGE(grad.data<double>()[i] == want_grad[i], "input " << i);
+  }
 }
 
 TEST_CASE("avg_pool2d: a 4x4 ramp, and padding counted as zeros") {

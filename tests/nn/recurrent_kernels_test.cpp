@@ -1,10 +1,12 @@
 // gradcheck (float64) of the fused sequence kernels of nn/functional.h: rnn_sequence (tanh and
 // relu), lstm_sequence, gru_sequence (reset after and before), forward and reverse, with equal and
 // with variable lengths, and with a per-sequence recurrent bias (Cho's decoder uses one).
+#include <algorithm>
 #include <functional>
 #include <vector>
 
 #include "nn/nn_test_util.h"
+#include "nn/recurrence.h"
 
 using namespace seqgrad;
 using namespace seqgrad::testing;
@@ -116,7 +118,9 @@ TEST_CASE("recurrent kernels: float32 (packed per-step products) agrees with flo
 // only agree to rounding.) B * H is above the threshold for each cell.
 TEST_CASE("recurrent kernels: 1 and 2 threads give the same bits (gate loops split by rows)") {
   RestoreOneThread restore;
-  constexpr std::int64_t T2 = 3, B2 = 67, H2 = 512;  // RNN: 67 * 512 values a step
+  constexpr std::int64_t T2 = 3, B2 = 67, H2 = 512;
+  // Every cell's first step is split: the RNN's 67 * 512 values are the fewest.
+  static_assert(B2 * H2 >= nn::detail::kRowsSplitValues);
   std::vector<std::int64_t> ragged(B2);
   for (std::int64_t b = 0; b < B2; ++b) ragged[static_cast<std::size_t>(b)] = 1 + b % T2;
   Generator gen(78);

@@ -94,7 +94,7 @@ TEST_CASE("packed gemm: b with no unit stride, and b of one row or one column") 
   const Tensor big = randn({40, 90}, kFloat32, &gen);
   const Tensor a = randn({9, 13}, kFloat32, &gen);
   for (const Tensor& b : {big.slice(0, 0, 26, 2).slice(1, 0, 51, 3),  // [13, 17], strides 180, 3
-                          big.slice(0, 1, 27, 2).slice(1, 0, 51, 3).t().t(),
+                          big.slice(0, 0, 34, 2).slice(1, 1, 40, 3).t(),               // [13, 17]^T
                           big.slice(1, 0, 39, 3).narrow(0, 0, 13).narrow(1, 0, 1)}) {  // [13, 1]
     Tensor out = Tensor::empty({9, b.size(1)});
     gemm_packed(a, PackedMatrix(b), out, false);
@@ -251,6 +251,15 @@ TEST_CASE("packing scope: keep() packs a weight before its first use, and sees l
   const GemmPackingScope packing;
   packing.keep(w.t());  // as a recurrent kernel does before its first step
   Tensor out = Tensor::empty({7, 9});
+  // Packing allocates a buffer; a kept operand's first product needs none. (A view such as w.t()
+  // allocates nothing either.) An operand not kept packs a temporary on its first use.
+  const std::uint64_t before = allocator_stats().allocations;
+  gemm(x, w.t(), out);
+  CHECK(allocator_stats().allocations == before);
+  const Tensor other = randn({9, 12}, kFloat32, &gen);
+  const std::uint64_t before_other = allocator_stats().allocations;
+  gemm(x, other.t(), out);
+  CHECK(allocator_stats().allocations > before_other);
   for (int step = 0; step < 3; ++step) {
     gemm(x, w.t(), out);
     expect_product(out, x, w.t(), std::vector<double>(63), "step " + std::to_string(step));
