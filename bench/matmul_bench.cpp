@@ -12,11 +12,17 @@
 // inside a GemmPackingScope (tensor/packed_gemm.h):
 //   build/bench/bench_matmul --benchmark_filter=packed --benchmark_repetitions=5
 //       --benchmark_format=json | bench/summarize_matmul.py packed
+// `fma_peak` is the core's FMA peak, the ceiling for all of the above:
+//   build/bench/bench_matmul --benchmark_filter=fma_peak
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <chrono>
 #include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/all.h"
 
@@ -173,6 +179,30 @@ void BM_packed_interleaved(benchmark::State& state, StepShape s) {
   state.counters["sgemm_GFLOP/s"] = flops * 1e-9 / sgemm_s;
   state.counters["time_ratio"] = seqgrad_s / sgemm_s;
 }
+
+#if defined(__AVX2__) && defined(__FMA__)
+// The core's single-precision FMA peak, the yardstick for the GFLOP/s above: 12 independent
+// chains of 8-lane fused multiply-adds in registers (enough to cover the FMA latency on both
+// pipes), no memory traffic.
+void BM_fma_peak(benchmark::State& state) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  constexpr std::int64_t kRounds = 1 << 20;
+  for (auto _ : state) {
+    for (std::int64_t r = 0; r < kRounds; ++r) {
+#pragma GCC unroll 12
+      for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+    }
+    for (int j = 0; j < 12; ++j) benchmark::DoNotOptimize(acc[j]);
+  }
+  // A rate counter: Google Benchmark divides by the time and prints "GFLOP=<value>/s".
+  state.counters["GFLOP"] =
+      benchmark::Counter(12.0 * 16.0 * kRounds * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_fma_peak)->Name("fma_peak");
+#endif
 
 int register_all() {
   for (const StepShape& s : kStepShapes)
