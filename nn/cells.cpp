@@ -22,8 +22,9 @@ GatedCell::GatedCell(std::string type_name, std::int64_t gates, const CellConfig
   }
 }
 
-Variable GatedCell::input_projection(const Variable& x) const {
-  return F::linear(x, weight_ih, bias_ih);
+Variable GatedCell::input_projection(const Variable& x,
+                                     const std::vector<std::int64_t>& lengths) const {
+  return F::packed_linear(x, weight_ih, bias_ih, lengths);
 }
 
 Variable GatedCell::recurrent_bias() const {
@@ -47,8 +48,8 @@ RNNCell::RNNCell(const CellConfig& c, F::RnnActivation act, bool bias)
 Cell::SequenceOutput RNNCell::run(const Variable& x, const State& state,
                                   const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::rnn_sequence(input_projection(x), s[0], weight_hh, recurrent_bias(),
-                                     lengths, reverse, activation);
+  const Variable y = F::rnn_sequence(input_projection(x, lengths), s[0], weight_hh,
+                                     recurrent_bias(), lengths, reverse, activation);
   const std::int64_t T = x.size(0);
   return {y.narrow(0, 0, T), {y.select(0, T)}};
 }
@@ -62,8 +63,8 @@ LSTMCell::LSTMCell(const CellConfig& c, bool bias) : GatedCell("LSTMCell", 4, c,
 Cell::SequenceOutput LSTMCell::run(const Variable& x, const State& state,
                                    const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::lstm_sequence(input_projection(x), s[0], s[1], weight_hh, recurrent_bias(),
-                                      lengths, reverse);
+  const Variable y = F::lstm_sequence(input_projection(x, lengths), s[0], s[1], weight_hh,
+                                      recurrent_bias(), lengths, reverse);
   const std::int64_t T = x.size(0);
   return {y.narrow(0, 0, T), {y.select(0, T), y.select(0, T + 1)}};
 }
@@ -78,8 +79,8 @@ GRUCell::GRUCell(const CellConfig& c, F::GruReset r, bool bias)
 Cell::SequenceOutput GRUCell::run(const Variable& x, const State& state,
                                   const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::gru_sequence(input_projection(x), s[0], weight_hh, recurrent_bias(),
-                                     lengths, reverse, reset);
+  const Variable y = F::gru_sequence(input_projection(x, lengths), s[0], weight_hh,
+                                     recurrent_bias(), lengths, reverse, reset);
   const std::int64_t T = x.size(0);
   return {y.narrow(0, 0, T), {y.select(0, T)}};
 }

@@ -17,8 +17,9 @@ class GatedCell : public Cell {
   Variable weight_ih, weight_hh, bias_ih, bias_hh;
 
  protected:
-  Variable input_projection(const Variable& x) const;  // x W_ih^T + b_ih, for x [..., I]
-  Variable recurrent_bias() const;                     // b_hh, or zeros when bias=false
+  // x W_ih^T + b_ih for x [T, B, I], computed at the live positions only (zeros at the padding).
+  Variable input_projection(const Variable& x, const std::vector<std::int64_t>& lengths) const;
+  Variable recurrent_bias() const;  // b_hh, or zeros when bias=false
   std::int64_t gates_;
 };
 

@@ -24,6 +24,20 @@ Variable layer_norm(const Variable& x, const Dims& normalized_shape, const Varia
 // GELU, exact form x * Phi(x) (PyTorch's default approximate='none').
 Variable gelu(const Variable& x);
 
+// --- padded sequences (functional_packing.cpp) ---------------------------------------------------
+// A time-major batch x [T, B, ...] holds sequence b at positions t < lengths[b]; the rest is
+// padding. pack_padded keeps the live positions, in time-major order, as [N, ...] (N = the sum of
+// lengths); pad_packed puts them back as [total_length, B, ...] with zeros at the padding. Like
+// torch.nn.utils.rnn.pack_padded_sequence(enforce_sorted=False).data and pad_packed_sequence.
+Variable pack_padded(const Variable& x, const std::vector<std::int64_t>& lengths);
+Variable pad_packed(const Variable& x, const std::vector<std::int64_t>& lengths,
+                    std::int64_t total_length);
+// linear(x, weight, bias) over the live positions of x [T, B, in] only, zeros at the padding
+// (empty lengths: all T): the recurrent layers' input projection, which then spends no GEMM
+// work on padding, as PyTorch's packed sequences do.
+Variable packed_linear(const Variable& x, const Variable& weight, const Variable& bias,
+                       const std::vector<std::int64_t>& lengths);
+
 // --- convolution and pooling (functional_conv.cpp) ----------------------------------------------
 struct Conv2dOptions {
   std::int64_t stride_h = 1, stride_w = 1;
