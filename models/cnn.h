@@ -1,5 +1,6 @@
 // The Fashion-MNIST classifier of the `seqgrad classify` command:
 //   conv(1->32, 3x3, pad 1) + ReLU + maxpool 2 -> conv(32->64, 3x3, pad 1) + ReLU + maxpool 2
+//   (computed as maxpool then ReLU, which is the same function: see cnn.cpp)
 //   -> flatten -> Linear(3136 -> 128) + ReLU -> Linear(128 -> 10)
 // as one nn::Sequential, so its parameter names ("0.weight", "3.weight", "7.weight", "9.weight")
 // are those of the same nn.Sequential in PyTorch (bench/torch_cnn.py).
