@@ -214,6 +214,26 @@ std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepd
   Tensor values = Tensor::empty(keep, x.dtype());
   Tensor indices = Tensor::empty(keep, kInt64);
   dispatch_numeric(x.dtype(), op, [&]<class T>() {
+    if (xv.is_contiguous() && dim == xv.dim() - 1) {
+      // Lanes along contiguous rows (a maxout's pairs, a greedy decoder's argmax over the
+      // vocabulary): one pass, no call per lane (the general path was 4% of cho's decoding).
+      const std::int64_t n = xv.size(dim), lanes = xv.numel() / n;
+      const T* in = xv.data<T>();
+      T* vo = values.data<T>();
+      std::int64_t* io = indices.data<std::int64_t>();
+      for (std::int64_t l = 0; l < lanes; ++l, in += n) {
+        std::int64_t best = 0;
+        T bv = in[0];
+        for (std::int64_t i = 1; i < n && bv == bv; ++i)  // NaN wins, as in PyTorch
+          if (in[i] != in[i] || (kMax ? in[i] > bv : in[i] < bv)) {
+            bv = in[i];
+            best = i;
+          }
+        vo[l] = bv;
+        io[l] = best;
+      }
+      return;
+    }
     // Two passes over the lanes (values, then indices) keep each lane function trivial.
     for_each_lane<T, std::int64_t>(
         xv, dim, indices, op,

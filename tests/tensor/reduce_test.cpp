@@ -168,6 +168,34 @@ TEST_CASE("reduce: max and min with indices, argmax and argmin take the first on
   CHECK_THROWS_WITH_AS(max(zeros({2, 0}), 1), doctest::Contains("max"), Error);
 }
 
+TEST_CASE("reduce: max and argmax put NaN first, along contiguous rows and along strided lanes") {
+  const double nan = std::nan("");
+  // Rows: a NaN after the max, a NaN first, two NaNs, a tie, pairs as in a maxout.
+  const std::vector<double> v{1, 4, nan, 2, nan, 5, 6, 7, 3, nan, 0, nan, 2, 8, 8, 1};
+  const std::vector<double> want_values{nan, nan, nan, 8};
+  const std::vector<std::int64_t> want_index{2, 0, 1, 1};
+  const Tensor rows = from_vector(v, {4, 4});  // float64, contiguous: lanes are rows
+  const Tensor rows32 = rows.to(kFloat32);
+  // The same values with lanes strided by 4: the general path.
+  for (const Tensor& x : {rows, rows.t().contiguous().t(), rows32, rows32.t().contiguous().t()}) {
+    CAPTURE(x.is_contiguous());
+    CAPTURE(x.dtype());
+    auto [mv, mi] = max(x, 1);
+    const std::vector<double> got = mv.to(kFloat64).to_vector<double>();
+    for (std::size_t i = 0; i < got.size(); ++i)
+      CHECK((std::isnan(want_values[i]) ? std::isnan(got[i]) : got[i] == want_values[i]));
+    CHECK(ints(mi) == want_index);
+    CHECK(ints(argmax(x, 1)) == want_index);
+  }
+  // Pairs along the last dim of a 3-D tensor (Cho's maxout): [2, 2, 2].
+  auto [pv, pi] = max(tensor({1, 2, 4, 3, -1, -1, 0, 5}, {2, 2, 2}), -1);
+  expect_values(pv, {2, 2}, {2, 4, -1, 5});
+  CHECK(ints(pi) == std::vector<std::int64_t>{1, 0, 0, 1});
+  auto [nv, ni] = min(tensor({1, 2, 4, 3, -1, -1, 0, 5}, {2, 2, 2}), -1);
+  expect_values(nv, {2, 2}, {1, 3, -1, 0});
+  CHECK(ints(ni) == std::vector<std::int64_t>{0, 1, 0, 0});
+}
+
 TEST_CASE("reduce: logsumexp is stable for large values") {
   // log(1 + 3) = ln 4
   expect_values(logsumexp(tensor({0, kLn3}), {0}), {}, {kLn4});
