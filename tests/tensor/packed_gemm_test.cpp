@@ -142,6 +142,31 @@ TEST_CASE("packed gemm: split over 2 and 3 threads gives the same bits as one") 
   }
 }
 
+TEST_CASE("packing a large matrix split over threads gives the same panels as one thread") {
+  // 520 x 515 = 267,800 values: above the split threshold (2^18), with a partial last panel.
+  Generator gen(10);
+  const Tensor w = randn({520, 515}, kFloat32, &gen);
+  for (const Tensor& b : {w, w.t()}) {  // row by row; column by column
+    const PackedMatrix serial(b);
+    for (int n : {2, 3}) {
+      Threads threads(n);
+      const PackedMatrix split(b);
+      REQUIRE(split.panels() == serial.panels());
+      bool same = true;
+      for (std::int64_t p = 0; p < serial.panels(); ++p)
+        same = same &&
+               std::equal(serial.panel(p), serial.panel(p) + serial.rows() * 16, split.panel(p));
+      CHECK_MESSAGE(same, n << " threads, b " << b.size(0) << " x " << b.size(1));
+    }
+    // And the panels hold b: one product against the float64 loop.
+    const Tensor a = randn({7, b.size(0)}, kFloat32, &gen);
+    Tensor out = Tensor::empty({7, b.size(1)});
+    gemm_packed(a, serial, out, false);
+    expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(7 * b.size(1))),
+                   "packed large");
+  }
+}
+
 TEST_CASE("packed gemm: K = 0 gives zeros, and beta 0 never reads the output") {
   if (!packed_gemm_available()) return;
   Tensor out = full({3, 20}, std::nan(""));
