@@ -9,6 +9,9 @@ namespace seqgrad::models {
 EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& sv,
                     const Vocab& tv, Tokens src_tokens, Tokens tgt_tokens, std::int64_t beam) {
   NoGradGuard no_grad;
+  // One scope for all chunks: the weights are packed once for the whole set, not once per chunk
+  // (decoding's own scopes nest in this one and share its packed copies).
+  const GemmPackingScope packing;
   const bool was_training = model.is_training();
   model.eval();  // no dropout while measuring
   EvalResult r;
@@ -51,6 +54,7 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
 G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words, const Vocab& sv,
                       const Vocab& tv, std::int64_t beam) {
   NoGradGuard no_grad;
+  const GemmPackingScope packing;  // as in evaluate: the weights packed once for all chunks
   const bool was_training = model.is_training();
   model.eval();
   std::vector<std::string> outputs;
