@@ -61,11 +61,12 @@ bool packed_gemm_available() { return true; }
 
 namespace {
 
-// One product's operands as the kernels see them: c = a @ b (+ c when `accumulate`) (+ bias).
 constexpr std::int64_t kGroup = 6;  // rows of a per micro-kernel call
 
+// One product's operands as the kernels see them: c = a @ b (+ c when `accumulate`) (+ bias).
 struct Product {
-  const float* a_packed;  // a's rows in groups of kGroup, each stored [K][kGroup] (pack_rows)
+  const float* a;
+  std::int64_t lda, a_col_stride;
   const PackedMatrix* b;
   float* c;
   std::int64_t ldc;
@@ -73,27 +74,19 @@ struct Product {
   const float* bias;  // null, or b.cols() values added to every row of c
 };
 
-// a [M, K] copied into groups of kGroup rows, each group stored k by k ([K][kGroup], the last
-// group's missing rows left as they are: never read). The micro-kernel then broadcasts its a
-// values from one stream that advances 24 bytes per k, instead of from six rows lda apart: on the
-// recurrent products (K = 512) that took 0.70 -> 0.61 of cblas_sgemm's time at one thread. The
-// copy is M*K values against M*K*N multiply-adds. The buffer is the calling thread's, grown to
-// the largest product seen and then reused: no allocation in the steady state.
-const float* pack_rows(const Tensor& a) {
-  thread_local std::vector<float> buffer;
-  const std::int64_t M = a.size(0), K = a.size(1), groups = (M + kGroup - 1) / kGroup;
-  if (static_cast<std::int64_t>(buffer.size()) < groups * kGroup * K)
-    buffer.resize(static_cast<std::size_t>(groups * kGroup * K));
-  const float* src = a.data<float>();
-  const std::int64_t lda = a.stride(0), sk = K > 1 ? a.stride(1) : 1;
-  for (std::int64_t g = 0; g < groups; ++g) {
-    float* dst = buffer.data() + g * K * kGroup;
-    const float* rows = src + g * kGroup * lda;
-    const std::int64_t n = std::min(kGroup, M - g * kGroup);
+// Rows [i0, i1) of a copied into `dst` in groups of kGroup rows, each group stored k by k
+// ([K][kGroup]; a last group's missing rows are left as they are and never read). The
+// micro-kernel then broadcasts its a values from one stream that advances 24 bytes per k instead
+// of from six rows lda apart: on the recurrent products (K = 512) that took 0.70 -> 0.61 of
+// cblas_sgemm's time at one thread. The copy is K values per row against K*N multiply-adds.
+void pack_rows(const Product& p, std::int64_t i0, std::int64_t i1, float* dst) {
+  const std::int64_t K = p.b->rows(), lda = p.lda, sk = p.a_col_stride;
+  for (std::int64_t g = i0; g < i1; g += kGroup, dst += K * kGroup) {
+    const float* rows = p.a + g * lda;
+    const std::int64_t n = std::min(kGroup, i1 - g);
     for (std::int64_t k = 0; k < K; ++k)  // writes in order, reads n streams
       for (std::int64_t r = 0; r < n; ++r) dst[k * kGroup + r] = rows[r * lda + k * sk];
   }
-  return buffer.data();
 }
 
 // Rows [i, i + R) of a times one K x 16 panel (c's columns n0 .. n0 + width - 1) into R x 16
@@ -109,11 +102,10 @@ const float* pack_rows(const Tensor& a) {
 // while this one is computed, bench_matmul's packed rows (four weights used in turn) went from
 // 0.73-0.95 to 0.66-0.83 of cblas_sgemm's time at one thread (docs/performance.md).
 template <int R>
-void micro_kernel(const Product& p, std::int64_t i, const float* panel, std::int64_t n0,
-                  std::int64_t width, const float* init, const float* prefetch,
+void micro_kernel(const Product& p, std::int64_t i, const float* a, const float* panel,
+                  std::int64_t n0, std::int64_t width, const float* init, const float* prefetch,
                   std::int64_t prefetch_lines) {
-  const std::int64_t K = p.b->rows(), ldc = p.ldc;
-  const float* a = p.a_packed + (i / kGroup) * K * kGroup;  // [K][kGroup] for rows i ..
+  const std::int64_t K = p.b->rows(), ldc = p.ldc;  // a: rows i .. i+R-1 packed, [K][kGroup]
   float* c = p.c + i * ldc + n0;
   const __m256 init_lo = init ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
   const __m256 init_hi = init ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
@@ -166,8 +158,8 @@ void micro_kernel(const Product& p, std::int64_t i, const float* panel, std::int
   }
 }
 
-using MicroKernel = void (*)(const Product&, std::int64_t, const float*, std::int64_t, std::int64_t,
-                             const float*, const float*, std::int64_t);
+using MicroKernel = void (*)(const Product&, std::int64_t, const float*, const float*, std::int64_t,
+                             std::int64_t, const float*, const float*, std::int64_t);
 constexpr MicroKernel kMicroKernels[] = {nullptr,         micro_kernel<1>, micro_kernel<2>,
                                          micro_kernel<3>, micro_kernel<4>, micro_kernel<5>,
                                          micro_kernel<6>};
@@ -176,7 +168,7 @@ constexpr std::int64_t kMaxRows = kGroup;  // 12 accumulators: the widest tile t
 // Rows [i0, i1) times panel pi: the panel stays in L1/L2 while the rows pass over it, kMaxRows
 // at a time. Each pass prefetches its share of `next_panel` (the panel the next tile reads, or
 // null).
-void tile(const Product& p, std::int64_t i0, std::int64_t i1, std::int64_t pi,
+void tile(const Product& p, std::int64_t i0, std::int64_t i1, const float* a_block, std::int64_t pi,
           const float* next_panel) {
   const std::int64_t K = p.b->rows();
   const std::int64_t n0 = pi * 16, width = std::min<std::int64_t>(16, p.b->cols() - n0);
@@ -188,7 +180,8 @@ void tile(const Product& p, std::int64_t i0, std::int64_t i1, std::int64_t pi,
     const std::int64_t rows = std::min(kMaxRows, i1 - i);
     const std::int64_t first_line = std::min(K, pass * lines_per_pass);
     const std::int64_t lines = std::min(K, first_line + lines_per_pass) - first_line;
-    kMicroKernels[rows](p, i, p.b->panel(pi), n0, width, p.bias ? init : nullptr,
+    kMicroKernels[rows](p, i, a_block + pass * K * kGroup, p.b->panel(pi), n0, width,
+                        p.bias ? init : nullptr,
                         next_panel ? next_panel + first_line * 16 : nullptr, lines);
   }
 }
@@ -199,12 +192,24 @@ void tile(const Product& p, std::int64_t i0, std::int64_t i1, std::int64_t pi,
 constexpr std::int64_t kRowBlock = 96;
 static_assert(kRowBlock % kGroup == 0, "a row block starts a packed group of a");
 
+// Each thread packs the row blocks of a it meets (pack_rows) into its own buffer, grown to
+// kRowBlock x K once and then reused: no allocation in the steady state, and at two threads no
+// serial packing before the split (a batch of 64 rows is packed by both threads, in parallel).
 void blocks_range(const Product& p, std::int64_t M, std::int64_t first, std::int64_t last) {
-  const std::int64_t panels = p.b->panels();
+  thread_local std::vector<float> a_block;
+  const std::int64_t panels = p.b->panels(), K = p.b->rows();
+  if (static_cast<std::int64_t>(a_block.size()) < kRowBlock * K)
+    a_block.resize(static_cast<std::size_t>(kRowBlock * K));
+  std::int64_t packed_block = -1;
   for (std::int64_t blk = first; blk < last; ++blk) {
-    const std::int64_t i0 = blk / panels * kRowBlock;
+    const std::int64_t row_block = blk / panels, i0 = row_block * kRowBlock;
+    const std::int64_t i1 = std::min(M, i0 + kRowBlock);
+    if (row_block != packed_block) {
+      pack_rows(p, i0, i1, a_block.data());
+      packed_block = row_block;
+    }
     const float* next_panel = blk + 1 < last ? p.b->panel((blk + 1) % panels) : nullptr;
-    tile(p, i0, std::min(M, i0 + kRowBlock), blk % panels, next_panel);
+    tile(p, i0, i1, a_block.data(), blk % panels, next_panel);
   }
 }
 
@@ -230,8 +235,14 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
         bias.defined() ? bias.shape() : Dims{});
   out.bump_version();
   if (M == 0 || b.cols() == 0) return;
-  const Product p{pack_rows(a),  &b,         out.data<float>(),
-                  out.stride(0), accumulate, bias.defined() ? bias.data<float>() : nullptr};
+  const Product p{a.data<float>(),
+                  a.stride(0),
+                  a.size(1) > 1 ? a.stride(1) : 1,
+                  &b,
+                  out.data<float>(),
+                  out.stride(0),
+                  accumulate,
+                  bias.defined() ? bias.data<float>() : nullptr};
   const std::int64_t blocks = (M + kRowBlock - 1) / kRowBlock * b.panels();
   if (!parallel || blocks < 2) {
     blocks_range(p, M, 0, blocks);
