@@ -12,6 +12,11 @@
 
 namespace seqgrad {
 
+PackedMatrix::PackedMatrix(std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols) {
+  check(rows >= 0 && cols >= 0, "PackedMatrix: negative size {} x {}", rows, cols);
+  data_ = Tensor::empty({panels(), rows_, kPanel}, kFloat32);
+}
+
 PackedMatrix::PackedMatrix(const Tensor& b) {
   check(b.defined() && b.dim() == 2 && b.dtype() == kFloat32,
         "PackedMatrix: expects a 2-D float32 tensor, got {} {}", b.defined() ? b.shape() : Dims{},

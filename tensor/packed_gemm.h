@@ -24,11 +24,16 @@ class PackedMatrix {
 
   PackedMatrix() = default;
   explicit PackedMatrix(const Tensor& b);  // float32, 2-D
+  // A K x N matrix whose panels the caller writes (through mutable_panel) before using it: for a
+  // producer that can write the panel layout directly (im2col), instead of a matrix packed again.
+  // Its columns past N in the last panel must be written as zeros.
+  PackedMatrix(std::int64_t rows, std::int64_t cols);
 
   std::int64_t rows() const { return rows_; }  // K
   std::int64_t cols() const { return cols_; }  // N
   std::int64_t panels() const { return (cols_ + kPanel - 1) / kPanel; }
   const float* panel(std::int64_t p) const { return data_.data<float>() + p * rows_ * kPanel; }
+  float* mutable_panel(std::int64_t p) { return data_.data<float>() + p * rows_ * kPanel; }
 
  private:
   Tensor data_;  // [panels, K, kPanel]

@@ -378,6 +378,55 @@ TEST_CASE("layers: float32 layers agree with float64 ones") {
   CHECK(allclose(F::gelu(Variable(x.to(kFloat32))).value().to(kFloat64), g64, 1e-6, 1e-6));
 }
 
+TEST_CASE("conv2d: float32 values and gradients agree with float64 over strides, padding and dilation") {
+  // float32 runs its products on the packed kernel, with im2col writing the kernel's panels
+  // directly; float64 runs OpenBLAS on a plain im2col matrix and is checked against PyTorch and
+  // finite differences (fixtures, gradcheck). Output sizes of 1, 15, 16, 17 and 49+ positions
+  // cover partial and full panels; padding 1 and 2 with stride 1 cover the one-copy path.
+  struct Case {
+    const char* name;
+    Dims x, w;
+    F::Conv2dOptions o;
+    bool bias;
+  };
+  const auto opts = [](std::int64_t s, std::int64_t p, std::int64_t d) {
+    F::Conv2dOptions o;
+    o.stride_h = o.stride_w = s;
+    o.pad_h = o.pad_w = p;
+    o.dilation_h = o.dilation_w = d;
+    return o;
+  };
+  const std::vector<Case> cases = {
+      {"3x3 padding 1 (the CNN's)", {3, 2, 7, 7}, {5, 2, 3, 3}, opts(1, 1, 1), true},
+      {"5x5 padding 2 over 4x4: 16 positions", {2, 3, 4, 4}, {4, 3, 5, 5}, opts(1, 2, 1), true},
+      {"3x3 padding 1 over 3x5: 15 positions", {2, 1, 3, 5}, {3, 1, 3, 3}, opts(1, 1, 1), false},
+      {"dilation 2 padding 2, no bias", {2, 2, 6, 5}, {3, 2, 3, 3}, opts(1, 2, 2), false},
+      {"stride 2 padding 1", {2, 3, 9, 8}, {4, 3, 3, 3}, opts(2, 1, 1), true},
+      {"no padding: 17 positions", {1, 2, 3, 19}, {2, 2, 3, 3}, opts(1, 0, 1), true},
+      {"kernel as large as the image: 1 position", {2, 2, 3, 3}, {3, 2, 3, 3}, opts(1, 0, 1), true},
+  };
+  Generator gen(12);
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const Tensor x = normal64(c.x, gen), w = normal64(c.w, gen), b = normal64({c.w[0]}, gen);
+    const auto run = [&](DType dt) {
+      const Variable xv(x.to(dt), true), wv(w.to(dt), true), bv(b.to(dt), true);
+      const Variable y = F::conv2d(xv, wv, c.bias ? bv : Variable(), c.o);
+      const Tensor gy = arange(1.0, static_cast<double>(y.numel()) + 1, 1.0, kFloat64)
+                            .reshape(y.shape())
+                            .to(dt);
+      weighted_sum(y, gy * (1.0 / static_cast<double>(y.numel()))).backward();
+      return std::vector<Tensor>{y.value().to(kFloat64), xv.grad().to(kFloat64),
+                                 wv.grad().to(kFloat64)};
+    };
+    const std::vector<Tensor> r64 = run(kFloat64), r32 = run(kFloat32);
+    for (std::size_t i = 0; i < r64.size(); ++i) {
+      INFO("output, dx, dw: ", i);
+      expect_close(r32[i], r64[i], 1e-4, 1e-4);
+    }
+  }
+}
+
 // --- batches split over threads ------------------------------------------------------------------
 
 TEST_CASE("conv2d: a large batch equals each sample convolved alone, values and gradients") {
