@@ -9,23 +9,11 @@
 #include <cstring>
 
 #include "nn/functional.h"
+#include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
 
 namespace {
-
-std::int64_t check_lengths(const char* op, std::int64_t T, std::int64_t B,
-                           const std::vector<std::int64_t>& lengths) {
-  check(static_cast<std::int64_t>(lengths.size()) == B,
-        "{}: {} lengths given for a batch of {} sequences", op, lengths.size(), B);
-  std::int64_t live = 0;
-  for (std::size_t b = 0; b < lengths.size(); ++b) {
-    check(lengths[b] >= 0 && lengths[b] <= T,
-          "{}: length {} of sequence {} is outside [0, {}] (T = {})", op, lengths[b], b, T, T);
-    live += lengths[b];
-  }
-  return live;
-}
 
 // Positions (t, b) in time-major order; packed row n is the n-th live one. `row_bytes` bytes
 // per position: both directions are one pass of memcpy/memset over contiguous rows.
@@ -89,7 +77,7 @@ Tensor pad_tensor(const Tensor& x, const std::vector<std::int64_t>& lengths, std
 Variable pack_padded(const Variable& x, const std::vector<std::int64_t>& lengths) {
   check(x.dim() >= 2, "pack_padded: input must be [T, B, ...], got shape {}", x.shape());
   const std::int64_t T = x.size(0);
-  const std::int64_t live = check_lengths("pack_padded", T, x.size(1), lengths);
+  const std::int64_t live = detail::check_lengths("pack_padded", T, x.size(1), lengths);
   return record(
       "pack_padded", pack_tensor(x.value(), lengths, live), {x},
       [lengths, T](const Tensor& gy, GradSlots& dx) { dx[0] += pad_tensor(gy, lengths, T); });
@@ -100,7 +88,7 @@ Variable pad_packed(const Variable& x, const std::vector<std::int64_t>& lengths,
   check(x.dim() >= 1, "pad_packed: input must be [N, ...], got a scalar");
   const std::int64_t T = total_length, B = static_cast<std::int64_t>(lengths.size());
   check(T >= 0, "pad_packed: total_length must be non-negative, got {}", T);
-  const std::int64_t live = check_lengths("pad_packed", T, B, lengths);
+  const std::int64_t live = detail::check_lengths("pad_packed", T, B, lengths);
   check(x.size(0) == live, "pad_packed: input of shape {} has {} rows, the lengths hold {}",
         x.shape(), x.size(0), live);
   return record("pad_packed", pad_tensor(x.value(), lengths, T), {x},
@@ -114,7 +102,7 @@ Variable packed_linear(const Variable& x, const Variable& weight, const Variable
   check(x.dim() == 3, "packed_linear: input must be [T, B, in], got shape {}", x.shape());
   if (lengths.empty()) return linear(x, weight, bias);
   const std::int64_t T = x.size(0);
-  if (check_lengths("packed_linear", T, x.size(1), lengths) == T * x.size(1))
+  if (detail::check_lengths("packed_linear", T, x.size(1), lengths) == T * x.size(1))
     return linear(x, weight, bias);  // no padding: nothing to skip
   return pad_packed(linear(pack_padded(x, lengths), weight, bias), lengths, T);
 }

@@ -4,6 +4,19 @@
 
 namespace seqgrad::nn::detail {
 
+std::int64_t check_lengths(const char* op, std::int64_t T, std::int64_t B,
+                           const std::vector<std::int64_t>& lengths) {
+  check(static_cast<std::int64_t>(lengths.size()) == B,
+        "{}: {} lengths given for a batch of {} sequences", op, lengths.size(), B);
+  std::int64_t live = 0;
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    check(lengths[b] >= 0 && lengths[b] <= T,
+          "{}: length {} of sequence {} is outside [0, {}] (T = {})", op, lengths[b], b, T, T);
+    live += lengths[b];
+  }
+  return live;
+}
+
 Recurrence check_recurrence(const char* op, std::int64_t gates, const Variable& gx,
                             const Variable& h0, const Variable& w_hh, const Variable& b_hh,
                             const std::vector<std::int64_t>& lengths, bool reverse) {
@@ -33,12 +46,7 @@ Recurrence check_recurrence(const char* op, std::int64_t gates, const Variable& 
   if (lengths.empty()) {
     r.lengths.assign(static_cast<std::size_t>(r.B), r.T);
   } else {
-    check(static_cast<std::int64_t>(lengths.size()) == r.B,
-          "{}: {} lengths given for a batch of {} sequences", op, lengths.size(), r.B);
-    for (std::size_t b = 0; b < lengths.size(); ++b)
-      check(lengths[b] >= 0 && lengths[b] <= r.T,
-            "{}: length {} of sequence {} is outside [0, {}] (T = {})", op, lengths[b], b, r.T,
-            r.T);
+    check_lengths(op, r.T, r.B, lengths);
     r.lengths = lengths;
   }
   r.order.resize(static_cast<std::size_t>(r.B));

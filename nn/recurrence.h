@@ -35,6 +35,12 @@ struct Recurrence {
   std::int64_t row(std::int64_t k) const { return order[static_cast<std::size_t>(k)]; }
 };
 
+// Checks that `lengths` holds one length in [0, T] per sequence of a batch of B (errors name `op`,
+// the sequence and its length) and returns their sum, the live positions. Shared by the recurrent
+// kernels and pack_padded / pad_packed, so that a bad length reads the same everywhere.
+std::int64_t check_lengths(const char* op, std::int64_t T, std::int64_t B,
+                           const std::vector<std::int64_t>& lengths);
+
 // Validates shapes, dtypes and lengths (errors name `op` and the shapes) and fills Recurrence.
 Recurrence check_recurrence(const char* op, std::int64_t gates, const Variable& gx,
                             const Variable& h0, const Variable& w_hh, const Variable& b_hh,

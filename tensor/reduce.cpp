@@ -202,6 +202,22 @@ void for_each_lane(const Tensor& x, int dim, const Tensor& out, const char* op, 
                           });
 }
 
+// Index of the largest (kMax) or smallest of n values `stride` apart: the first on ties, and the
+// first NaN wins outright, as in PyTorch. The one rule for every path of max/min/argmax/argmin.
+template <bool kMax, class T>
+std::int64_t best_in_lane(const T* in, std::int64_t stride, std::int64_t n) {
+  std::int64_t best = 0;
+  T bv = in[0];
+  for (std::int64_t i = 1; i < n && bv == bv; ++i) {
+    const T v = in[i * stride];
+    if (v != v || (kMax ? v > bv : v < bv)) {
+      bv = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
 template <bool kMax>
 std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepdim,
                                   const char* op) {
@@ -222,42 +238,18 @@ std::pair<Tensor, Tensor> extreme(const Tensor& x, std::int64_t dim_, bool keepd
       T* vo = values.data<T>();
       std::int64_t* io = indices.data<std::int64_t>();
       for (std::int64_t l = 0; l < lanes; ++l, in += n) {
-        std::int64_t best = 0;
-        T bv = in[0];
-        for (std::int64_t i = 1; i < n && bv == bv; ++i)  // NaN wins, as in PyTorch
-          if (in[i] != in[i] || (kMax ? in[i] > bv : in[i] < bv)) {
-            bv = in[i];
-            best = i;
-          }
-        vo[l] = bv;
-        io[l] = best;
+        io[l] = best_in_lane<kMax>(in, 1, n);
+        vo[l] = in[io[l]];
       }
       return;
     }
     // Two passes over the lanes (values, then indices) keep each lane function trivial.
-    for_each_lane<T, std::int64_t>(
-        xv, dim, indices, op,
-        [](const T* in, std::int64_t is, std::int64_t* out, std::int64_t, std::int64_t n) {
-          std::int64_t best = 0;
-          T bv = in[0];
-          for (std::int64_t i = 1; i < n; ++i) {
-            const T v = in[i * is];
-            if (bv != bv) break;  // NaN wins, as in PyTorch
-            if (v != v || (kMax ? v > bv : v < bv)) {
-              bv = v;
-              best = i;
-            }
-          }
-          *out = best;
-        });
+    for_each_lane<T, std::int64_t>(xv, dim, indices, op,
+                                   [](const T* in, std::int64_t is, std::int64_t* out, std::int64_t,
+                                      std::int64_t n) { *out = best_in_lane<kMax>(in, is, n); });
     for_each_lane<T, T>(xv, dim, values, op,
                         [](const T* in, std::int64_t is, T* out, std::int64_t, std::int64_t n) {
-                          T bv = in[0];
-                          for (std::int64_t i = 1; i < n && bv == bv; ++i) {
-                            const T v = in[i * is];
-                            if (v != v || (kMax ? v > bv : v < bv)) bv = v;
-                          }
-                          *out = bv;
+                          *out = in[best_in_lane<kMax>(in, is, n) * is];
                         });
   });
   if (!keepdim || x.dim() == 0) {

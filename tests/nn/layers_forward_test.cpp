@@ -378,7 +378,8 @@ TEST_CASE("layers: float32 layers agree with float64 ones") {
   CHECK(allclose(F::gelu(Variable(x.to(kFloat32))).value().to(kFloat64), g64, 1e-6, 1e-6));
 }
 
-TEST_CASE("conv2d: float32 values and gradients agree with float64 over strides, padding and dilation") {
+TEST_CASE(
+    "conv2d: float32 values and gradients agree with float64 over strides, padding and dilation") {
   // float32 runs its products on the packed kernel, with im2col writing the kernel's panels
   // directly; float64 runs OpenBLAS on a plain im2col matrix and is checked against PyTorch and
   // finite differences (fixtures, gradcheck). Output sizes of 1, 15, 16, 17 and 49+ positions
@@ -412,9 +413,8 @@ TEST_CASE("conv2d: float32 values and gradients agree with float64 over strides,
     const auto run = [&](DType dt) {
       const Variable xv(x.to(dt), true), wv(w.to(dt), true), bv(b.to(dt), true);
       const Variable y = F::conv2d(xv, wv, c.bias ? bv : Variable(), c.o);
-      const Tensor gy = arange(1.0, static_cast<double>(y.numel()) + 1, 1.0, kFloat64)
-                            .reshape(y.shape())
-                            .to(dt);
+      const Tensor gy =
+          arange(1.0, static_cast<double>(y.numel()) + 1, 1.0, kFloat64).reshape(y.shape()).to(dt);
       weighted_sum(y, gy * (1.0 / static_cast<double>(y.numel()))).backward();
       return std::vector<Tensor>{y.value().to(kFloat64), xv.grad().to(kFloat64),
                                  wv.grad().to(kFloat64)};
