@@ -35,10 +35,13 @@ void BM_conv_layer(benchmark::State& state) {
   Generator g(0);
   const std::int64_t c = first ? 1 : 32, oc = first ? 32 : 64, hw = first ? 28 : 14;
   nn::Conv2d conv(c, oc, 3, 1, 1, 1, true, kFloat32, &g);
-  const Variable x(randn({64, c, hw, hw}, kFloat32, &g), /*requires_grad=*/!first);
+  const Tensor x = randn({64, c, hw, hw}, kFloat32, &g);
   const Tensor gy = randn({64, oc, hw, hw}, kFloat32, &g);
   for (auto _ : state) {
-    Variable y = conv(x);
+    // A new leaf per iteration: its gradient is then set, not added to the previous one's (in
+    // the net, the second convolution's input is an intermediate, whose gradient is not kept).
+    const Variable xv(x, /*requires_grad=*/!first);
+    Variable y = conv(xv);
     if (backward) y.backward(gy);
     benchmark::DoNotOptimize(y.value().data<float>());
   }

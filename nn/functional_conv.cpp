@@ -76,8 +76,11 @@ void shifted_plane(const T* plane, T* out, const ConvGeometry& g, std::int64_t y
   }
   // From (first, lo) to (last - 1, hi - 1) in one run: in between, each row's columns outside
   // [lo, hi) receive the neighbouring row's edge values, zeroed just after.
+  // shift is an index offset, added before any pointer is formed: plane + y0 * w + x0 alone
+  // would point outside the plane (before it, with padding), which C++ leaves undefined.
   const std::int64_t begin = first * g.ow + lo, end = (last - 1) * g.ow + hi;
-  std::copy(plane + begin + y0 * g.w + x0, plane + end + y0 * g.w + x0, out + begin);
+  const std::int64_t shift = y0 * g.w + x0;
+  std::copy(plane + (begin + shift), plane + (end + shift), out + begin);
   // Column by column: a column is usually one value per row, too short for a fill call per row.
   const auto zero_column = [&](std::int64_t x) {
     for (std::int64_t y = first; y < last; ++y) out[y * g.ow + x] = T(0);
@@ -155,8 +158,8 @@ void add_shifted_plane(T* rows, T* plane, const ConvGeometry& g, std::int64_t y0
   for (std::int64_t x = 0; x < lo; ++x) zero_column(x);
   for (std::int64_t x = hi; x < g.ow; ++x) zero_column(x);
   const std::int64_t begin = first * g.ow + lo, end = (last - 1) * g.ow + hi;
-  T* dst = plane + y0 * g.w + x0;
-  for (std::int64_t e = begin; e < end; ++e) dst[e] += rows[e];
+  const std::int64_t shift = y0 * g.w + x0;  // an index offset, as in shifted_plane
+  for (std::int64_t e = begin; e < end; ++e) plane[e + shift] += rows[e];
 }
 
 // The adjoint of im2col (one sample): every column entry is added back to the pixel it came from.
@@ -205,10 +208,10 @@ T row_sum(const T* v, std::int64_t n) {
   return total;
 }
 
-// out = a @ b, or out += a @ b when `accumulate`: a [M, K] row-major, b [K, N] a fresh cols or
-// gradient matrix, used once. In float32 on seqgrad's packed kernel, single-threaded (the caller
-// splits samples over threads): OpenBLAS packs b into panels too, but its kernels ran these
-// shapes (M = 32..288, N = 196..784, K = 9..288) at 42-45 GFLOP/s against 56-68 here.
+// out = a @ b, or out += a @ b when `accumulate`: a [M, K] row-major, b [K, N] a fresh gradient
+// matrix, used once. In float32 on seqgrad's packed kernel, single-threaded (the caller splits
+// samples over threads): OpenBLAS packs b into panels on every call too, and its kernels ran
+// these small per-sample shapes more slowly (docs/performance.md, the CNN section).
 template <class T>
 void product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {

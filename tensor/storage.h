@@ -3,6 +3,7 @@
 // in-place operation on any view bumps it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -20,14 +21,17 @@ class Storage {
 
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
-  std::uint64_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  std::uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  // Atomic, as PyTorch's version counter is: threads that each write their own rows of one
+  // output (conv2d's samples, a split GEMM) all bump it. Relaxed: it orders nothing, it only has to
+  // change.
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   std::size_t capacity_ = 0;  // the block's real size (declared first: allocate() sets it)
   void* data_;
   std::size_t nbytes_;
-  std::uint64_t version_ = 0;
+  std::atomic<std::uint64_t> version_ = 0;
 };
 
 }  // namespace seqgrad

@@ -416,13 +416,99 @@ TEST_CASE(
       const Tensor gy =
           arange(1.0, static_cast<double>(y.numel()) + 1, 1.0, kFloat64).reshape(y.shape()).to(dt);
       weighted_sum(y, gy * (1.0 / static_cast<double>(y.numel()))).backward();
-      return std::vector<Tensor>{y.value().to(kFloat64), xv.grad().to(kFloat64),
-                                 wv.grad().to(kFloat64)};
+      std::vector<Tensor> r{y.value().to(kFloat64), xv.grad().to(kFloat64), wv.grad().to(kFloat64)};
+      if (c.bias) r.push_back(bv.grad().to(kFloat64));
+      return r;
     };
     const std::vector<Tensor> r64 = run(kFloat64), r32 = run(kFloat32);
     for (std::size_t i = 0; i < r64.size(); ++i) {
-      INFO("output, dx, dw: ", i);
+      INFO("output, dx, dw, db: ", i);
       expect_close(r32[i], r64[i], 1e-4, 1e-4);
+    }
+  }
+}
+
+TEST_CASE("conv2d: stride-1 same-width convolutions against a direct loop, in both dtypes") {
+  // The one-copy im2col / col2im path (stride 1, output as wide as the input) is shared by both
+  // dtypes, so it is checked here against the definition written as plain loops:
+  //   y[n][o][y][x] = b[o] + sum_{c,i,j} w[o][c][i][j] * x[n][c][y - ph + i*dh][x - pw + j*dw]
+  // and its adjoints for dx, dw, db. The geometries reach the edge cases of that path.
+  struct Case {
+    const char* name;
+    Dims x, w;
+    F::Conv2dOptions o;
+  };
+  const auto opts = [](std::int64_t ph, std::int64_t pw, std::int64_t dh, std::int64_t dw) {
+    F::Conv2dOptions o;
+    o.pad_h = ph;
+    o.pad_w = pw;
+    o.dilation_h = dh;
+    o.dilation_w = dw;
+    return o;
+  };
+  const std::vector<Case> cases = {
+      {"3x3 padding 1 on 5x6", {2, 2, 5, 6}, {3, 2, 3, 3}, opts(1, 1, 1, 1)},
+      {"one column: no valid column for the side taps",
+       {2, 2, 4, 1},
+       {2, 2, 3, 3},
+       opts(1, 1, 1, 1)},
+      {"no padding in height: output 2 rows shorter", {1, 2, 5, 4}, {2, 2, 3, 3}, opts(0, 1, 1, 1)},
+      {"one row, dilation 4 in height: rows wholly outside",
+       {2, 1, 1, 5},
+       {2, 1, 2, 3},
+       opts(2, 1, 4, 1)},
+      {"padding 5 in height, 1x3 kernel: output taller than the input",
+       {1, 2, 2, 3},
+       {2, 2, 1, 3},
+       opts(5, 1, 1, 1)},
+      {"5x5 padding 2, dilation 1 and 2 in width", {2, 1, 6, 7}, {2, 1, 5, 3}, opts(2, 2, 1, 2)},
+      {"a height-1 image: conv1d with padding 1", {3, 2, 1, 9}, {4, 2, 1, 3}, opts(0, 1, 1, 1)},
+  };
+  Generator gen(13);
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const Tensor x = normal64(c.x, gen), w = normal64(c.w, gen), b = normal64({c.w[0]}, gen);
+    const std::int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3];
+    const std::int64_t O = c.w[0], KH = c.w[2], KW = c.w[3];
+    const std::int64_t OH = H + 2 * c.o.pad_h - c.o.dilation_h * (KH - 1);
+    const std::int64_t OW = W + 2 * c.o.pad_w - c.o.dilation_w * (KW - 1);
+    REQUIRE(OW == W);  // the one-copy path's condition
+    const Tensor gy = normal64({N, O, OH, OW}, gen);
+    Tensor y_ref = zeros({N, O, OH, OW}, kFloat64), dx_ref = zeros(c.x, kFloat64);
+    Tensor dw_ref = zeros(c.w, kFloat64), db_ref = zeros({O}, kFloat64);
+    const double *xp = x.data<double>(), *wp = w.data<double>(), *gp = gy.data<double>();
+    double *yp = y_ref.data<double>(), *dxp = dx_ref.data<double>(), *dwp = dw_ref.data<double>();
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t o = 0; o < O; ++o)
+        for (std::int64_t oy = 0; oy < OH; ++oy)
+          for (std::int64_t ox = 0; ox < OW; ++ox) {
+            const std::int64_t yo = ((n * O + o) * OH + oy) * OW + ox;
+            double acc = b.data<double>()[o];
+            db_ref.data<double>()[o] += gp[yo];
+            for (std::int64_t ch = 0; ch < C; ++ch)
+              for (std::int64_t i = 0; i < KH; ++i)
+                for (std::int64_t j = 0; j < KW; ++j) {
+                  const std::int64_t iy = oy - c.o.pad_h + i * c.o.dilation_h;
+                  const std::int64_t ix = ox - c.o.pad_w + j * c.o.dilation_w;
+                  if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                  const std::int64_t xi = ((n * C + ch) * H + iy) * W + ix;
+                  const std::int64_t wi = ((o * C + ch) * KH + i) * KW + j;
+                  acc += wp[wi] * xp[xi];
+                  dxp[xi] += gp[yo] * wp[wi];
+                  dwp[wi] += gp[yo] * xp[xi];
+                }
+            yp[yo] = acc;
+          }
+    for (const DType dt : {kFloat64, kFloat32}) {
+      INFO(fmt::format("{}", dt));
+      const double tol = dt == kFloat64 ? 1e-12 : 1e-4;
+      const Variable xv(x.to(dt), true), wv(w.to(dt), true), bv(b.to(dt), true);
+      const Variable y = F::conv2d(xv, wv, bv, c.o);
+      weighted_sum(y, gy.to(dt)).backward();
+      expect_close(y.value().to(kFloat64), y_ref, tol, tol);
+      expect_close(xv.grad().to(kFloat64), dx_ref, tol, tol);
+      expect_close(wv.grad().to(kFloat64), dw_ref, tol, tol);
+      expect_close(bv.grad().to(kFloat64), db_ref, tol, tol);
     }
   }
 }
