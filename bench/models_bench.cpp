@@ -14,9 +14,10 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "data/training_data.h"
 #include "models/seq2seq_io.h"
-#include "models/training_data.h"
 #include "optim/all.h"
+#include "train/trainer.h"
 
 using namespace seqgrad;
 
@@ -46,7 +47,7 @@ std::string model_config(const Options& o) {
 // token the GRU's input and recurrent products, 6H(E + H); per target token the decoder's, 6H(E +
 // H), the readout's token share, 4M(H + E), and the output layer, 2MV; per sequence the context,
 // decoder start, C c and the readout's context share, 2H^2 + 2H^2 + 6H^2 + 4MH.
-double cho_step_gemm_flops(const Options& o, const models::Batch& b, std::int64_t vocab) {
+double cho_step_gemm_flops(const Options& o, const data::Batch& b, std::int64_t vocab) {
   const double E = static_cast<double>(o.emb), H = static_cast<double>(o.hidden);
   const double M = static_cast<double>(o.maxout > 0 ? o.maxout : o.hidden / 2);
   double src_tokens = 0;
@@ -63,11 +64,11 @@ double cho_step_gemm_flops(const Options& o, const models::Batch& b, std::int64_
 // Greedy decoding for exactly `steps` steps, with no early stop at EOS: fresh parameters emit
 // EOS at arbitrary points, and a stop that depends on them would make the work differ between the
 // two frameworks. torch_models.py decodes the same way.
-void greedy_fixed_length(models::EncoderDecoder& net, const models::Batch& b, std::int64_t steps) {
+void greedy_fixed_length(models::EncoderDecoder& net, const data::Batch& b, std::int64_t steps) {
   NoGradGuard no_grad;
   const GemmPackingScope packing;  // as EncoderDecoder::greedy does
   models::EncoderDecoder::DecoderState state = net.start_decoding(b.src, b.src_len);
-  Tensor y = full({b.src.size(0)}, static_cast<double>(models::kBos), kInt64);
+  Tensor y = full({b.src.size(0)}, static_cast<double>(data::kBos), kInt64);
   for (std::int64_t t = 0; t < steps; ++t) y = argmax(net.decode_step(state, y), 1);
 }
 
@@ -80,32 +81,30 @@ void run(const Options& o) {
         o.mode);
   check(o.steps >= 1 && o.warmup >= 0, "bench_models: need --steps >= 1 and --warmup >= 0");
   set_num_threads(o.threads);
-  const models::TaskOptions task{"reverse", o.min_len, o.max_len};
-  const models::TrainingData data = models::task_data(task);
+  const data::TaskOptions task{"reverse", o.min_len, o.max_len};
+  const data::TrainingData corpus = data::task_data(task);
   Generator gen(o.seed);
-  const auto net = models::make_model(o.model, model_config(o), data.src_vocab.size(),
-                                      data.tgt_vocab.size(), &gen);
-  std::vector<models::Batch> batches;
+  const auto net = models::make_model(o.model, model_config(o), corpus.src_vocab.size(),
+                                      corpus.tgt_vocab.size(), &gen);
+  std::vector<data::Batch> batches;
   for (std::int64_t i = 0; i < o.warmup + o.steps; ++i)
-    batches.push_back(models::make_batch(data.sample(o.batch, gen), data.src_vocab, data.tgt_vocab,
-                                         data.src_tokens, data.tgt_tokens));
+    batches.push_back(data::make_batch(corpus.sample(o.batch, gen), corpus.src_vocab,
+                                       corpus.tgt_vocab, corpus.src_tokens, corpus.tgt_tokens));
 
   std::int64_t tokens = 0;
   double seconds = 0, gemm_flops = 0;
   if (o.mode == "train") {
+    // The step `seqgrad train` takes: the Trainer's, on batches built before the clock starts.
     optim::Adam opt(net->parameters(), optim::AdamOptions{.lr = 1e-3});
+    train::Trainer trainer(*net, opt, gen, {.clip = 5.0});
     auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) start = std::chrono::steady_clock::now();
-      const models::Batch& b = batches[static_cast<std::size_t>(i)];
-      const Variable nll = net->loss(b);
-      opt.zero_grad();
-      (nll / static_cast<double>(b.target_tokens)).backward();
-      optim::clip_grad_norm_(net->parameters(), 5.0);
-      opt.step();
+      const data::Batch& b = batches[static_cast<std::size_t>(i)];
+      trainer.step({net->loss(b) / static_cast<double>(b.target_tokens), b.target_tokens});
       if (i >= o.warmup) {
         tokens += b.target_tokens;
-        if (o.model == "cho") gemm_flops += cho_step_gemm_flops(o, b, data.tgt_vocab.size());
+        if (o.model == "cho") gemm_flops += cho_step_gemm_flops(o, b, corpus.tgt_vocab.size());
       }
     }
     seconds = seconds_since(start);
@@ -117,7 +116,7 @@ void run(const Options& o) {
     auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) start = std::chrono::steady_clock::now();
-      const models::Batch& b = batches[static_cast<std::size_t>(i)];
+      const data::Batch& b = batches[static_cast<std::size_t>(i)];
       const std::int64_t steps = b.src.size(1) + 2;  // src holds the longest source + EOS
       greedy_fixed_length(*net, b, steps);
       if (i >= o.warmup) tokens += steps * b.src.size(0);

@@ -72,24 +72,22 @@ Batch make_batch(std::int64_t batch, Generator& gen) {
 }
 
 // --- the model: any registered cell, by name, and a linear classifier on its final state -------
-struct Classifier {
-  Classifier(const std::string& cell, Generator& gen)
-      : rnn(cell, 1, 32, {.gen = &gen}), head(32, 2, true, kFloat32, &gen) {}
+class Classifier : public nn::Module {
+ public:
+  Classifier(const std::string& cell, Generator& gen) : Module("Classifier") {
+    rnn = register_module(
+        "rnn", std::make_shared<nn::Recurrent>(cell, 1, 32, nn::RecurrentOptions{.gen = &gen}));
+    head = register_module("head", std::make_shared<nn::Linear>(32, 2, true, kFloat32, &gen));
+  }
 
   Variable operator()(const Batch& b) {
-    const nn::RecurrentOutput out = rnn(Variable(b.x), {}, b.lengths);
+    const nn::RecurrentOutput out = (*rnn)(Variable(b.x), {}, b.lengths);
     // state[0] is h_n [num_layers * directions, B, H]: each sequence's state at its own last step.
-    return head(out.state[0].select(0, 0));
+    return (*head)(out.state[0].select(0, 0));
   }
 
-  std::vector<Variable> parameters() const {
-    std::vector<Variable> p = rnn.parameters();
-    for (const Variable& v : head.parameters()) p.push_back(v);
-    return p;
-  }
-
-  nn::Recurrent rnn;
-  nn::Linear head;
+  std::shared_ptr<nn::Recurrent> rnn;
+  std::shared_ptr<nn::Linear> head;
 };
 
 double accuracy(Classifier& model, const Batch& b) {
@@ -99,38 +97,44 @@ double accuracy(Classifier& model, const Batch& b) {
 }
 
 // Trains `cell` and returns its final test accuracy.
-double train(const std::string& cell) {
+double train_cell(const std::string& cell) {
   Generator gen(7);  // the same data and the same seed for every cell
   Classifier model(cell, gen);
   constexpr int kSteps = 1000, kEvery = 100;
   optim::Adam adam(model.parameters(), {.lr = 1e-2});
-  optim::CosineAnnealingLR schedule(adam, kSteps);  // to 0 by the last step: a steady finish
   const Batch test = make_batch(2000, gen);
-  fmt::print("{}: {} parameters\n", cell, model.rnn.num_parameters() + model.head.num_parameters());
+  fmt::print("{}: {} parameters\n", cell, model.num_parameters());
 
+  train::Trainer trainer(model, adam, gen,
+                         {.max_steps = kSteps, .eval_every = kEvery, .clip = 1.0});
+  // To 0 by the last step: a steady finish.
+  trainer.set_schedule(std::make_shared<optim::CosineAnnealingLR>(adam, kSteps));
   const auto start = std::chrono::steady_clock::now();
-  double loss_sum = 0.0, acc = accuracy(model, test);
-  fmt::print("  step    0                     test accuracy {:5.1f}%\n", 100.0 * acc);
-  for (int step = 1; step <= kSteps; ++step) {
-    const Batch b = make_batch(32, gen);
-    Variable loss = nn::functional::cross_entropy(model(b), b.labels);
-    adam.zero_grad();
-    loss.backward();
-    optim::clip_grad_norm_(adam.params(), 1.0);
-    adam.step();
-    schedule.step();
-    loss_sum += loss.item();
-    if (step % kEvery == 0) {
-      acc = accuracy(model, test);
-      fmt::print("  step {:4d}  train loss {:.4f}  test accuracy {:5.1f}%\n", step,
-                 loss_sum / kEvery, 100.0 * acc);
-      loss_sum = 0.0;
-    }
-  }
+  fmt::print("  step    0                     test accuracy {:5.1f}%\n",
+             100.0 * accuracy(model, test));
+  double loss_sum = 0.0;
+  struct SumLoss : train::Callback {
+    explicit SumLoss(double& sum) : sum(sum) {}
+    void on_step_end(const train::Trainer&, const train::StepReport& r) override { sum += r.loss; }
+    double& sum;
+  };
+  trainer.add_callback(std::make_shared<SumLoss>(loss_sum));
+  const train::TrainResult r = trainer.fit(
+      [&](std::int64_t, Generator& g) {
+        const Batch b = make_batch(32, g);
+        return train::BatchLoss{nn::functional::cross_entropy(model(b), b.labels), 32};
+      },
+      [&] {
+        const double acc = accuracy(model, test);
+        fmt::print("  step {:4d}  train loss {:.4f}  test accuracy {:5.1f}%\n",
+                   trainer.progress().step, loss_sum / kEvery, 100.0 * acc);
+        loss_sum = 0.0;
+        return train::Evaluation{.score = acc};
+      });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("  {:.1f} s\n", seconds);
-  return acc;
+  return r.last_evaluation->score;
 }
 
 int main(int argc, char** argv) {
@@ -143,7 +147,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> cells(argv + 1, argv + argc);
   if (cells.empty()) cells = {"indrnn", "mgu"};
   bool learned = true;
-  for (const std::string& cell : cells) learned = train(cell) > 0.9 && learned;
+  for (const std::string& cell : cells) learned = train_cell(cell) > 0.9 && learned;
   fmt::print("{}\n", learned ? "Learned." : "Not learned.");
   return learned ? 0 : 1;
 }

@@ -1,17 +1,38 @@
 #include "models/attention.h"
 
+#include "models/registry.h"
+
 namespace seqgrad::models {
 
 namespace F = nn::functional;
 
+namespace {
+const RegisterModel<Attention, AttentionConfig> registration(
+    "attention",
+    "Bahdanau et al. (2015): a bidirectional GRU encoder and additive attention at every step",
+    ConfigFields<AttentionConfig>()
+        .add("emb", &AttentionConfig::emb, "Embedding size", 1, 65536)
+        .add("hidden", &AttentionConfig::hidden, "Hidden state size", 1, 65536)
+        .add("attention", &AttentionConfig::attention,
+             "Size of the attention's scoring layer (0: = hidden)", 0, 65536)
+        .add("dropout", &AttentionConfig::dropout,
+             "Dropout in training, on the source embeddings and the output layer's input", 0, 0.999)
+        .optional());
+
+AttentionConfig resolved(AttentionConfig c) {
+  if (c.attention == 0) c.attention = c.hidden;
+  return c;
+}
+}  // namespace
+
 Attention::Attention(const AttentionConfig& c, Generator* gen)
-    : EncoderDecoder("Attention"), config_(c), gen_(gen) {
-  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.attention > 0 &&
-            c.dropout >= 0 && c.dropout < 1,
+    : EncoderDecoder("Attention"), config_(resolved(c)), gen_(gen) {
+  check(c.src_vocab > data::kUnk && c.tgt_vocab > data::kUnk && c.emb > 0 && c.hidden > 0 &&
+            c.attention >= 0 && c.dropout >= 0 && c.dropout < 1,
         "Attention: vocabularies must hold the 4 specials, sizes must be positive and dropout in "
         "[0, 1), got src_vocab={} tgt_vocab={} emb={} hidden={} attention={} dropout={}",
         c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.attention, c.dropout);
-  const std::int64_t H = c.hidden, A = c.attention;
+  const std::int64_t H = c.hidden, A = config_.attention;
   src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
                                                c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
   tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
@@ -63,7 +84,7 @@ Variable Attention::readout(const Variable& x) {
 // so it is one GEMM over all steps before it; the output layer then runs once, as one GEMM, over
 // the real target positions of all steps (none is spent on padding). decode_step, one step at a
 // time, computes the same equations from the cell and the one-step attention read.
-Variable Attention::loss(const Batch& batch) {
+Variable Attention::loss(const data::Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const std::int64_t E = config_.emb, H = config_.hidden;
   // The fused decoder implements PyTorch's reset-after GRU only (what decode_step's cell runs by

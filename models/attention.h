@@ -23,14 +23,14 @@ namespace seqgrad::models {
 
 struct AttentionConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
-  std::int64_t emb = 32, hidden = 64, attention = 64;
+  std::int64_t emb = 64, hidden = 256, attention = 0;  // attention 0: = hidden
   double dropout = 0.0;  // training only: on the source embeddings and the output layer's input
 };
 
 class Attention : public EncoderDecoder {
  public:
   explicit Attention(const AttentionConfig& config, Generator* gen = nullptr);
-  Variable loss(const Batch& batch) override;
+  Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
   const AttentionConfig& config() const { return config_; }

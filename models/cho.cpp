@@ -2,9 +2,24 @@
 
 #include <cmath>
 
+#include "models/registry.h"
+
 namespace seqgrad::models {
 
 namespace F = nn::functional;
+
+namespace {
+// The keys of cho.py's checkpoint config ("emb", "hidden", "maxout"), plus dropout.
+const RegisterModel<Cho, ChoConfig> registration(
+    "cho", "the RNN Encoder-Decoder of Cho et al. (2014), as ../shared/reference/cho.py",
+    ConfigFields<ChoConfig>()
+        .add("emb", &ChoConfig::emb, "Embedding size", 1, 65536)
+        .add("hidden", &ChoConfig::hidden, "Hidden state size", 1, 65536)
+        .add("maxout", &ChoConfig::maxout, "Maxout units of the readout", 1, 65536)
+        .add("dropout", &ChoConfig::dropout,
+             "Dropout in training, on the embeddings and the readout's inputs", 0, 0.999)
+        .optional());
+}  // namespace
 
 ChoDecoder::ChoDecoder(std::int64_t emb, std::int64_t hidden, Generator* gen)
     : Module("ChoDecoder") {
@@ -18,8 +33,8 @@ ChoDecoder::ChoDecoder(std::int64_t emb, std::int64_t hidden, Generator* gen)
 }
 
 Cho::Cho(const ChoConfig& c, Generator* gen) : EncoderDecoder("Cho"), config_(c), gen_(gen) {
-  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.maxout > 0 &&
-            c.dropout >= 0 && c.dropout < 1,
+  check(c.src_vocab > data::kUnk && c.tgt_vocab > data::kUnk && c.emb > 0 && c.hidden > 0 &&
+            c.maxout > 0 && c.dropout >= 0 && c.dropout < 1,
         "Cho: vocabularies must hold the 4 specials, sizes must be positive and dropout in [0, 1), "
         "got src_vocab={} tgt_vocab={} emb={} hidden={} maxout={} dropout={}",
         c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.maxout, c.dropout);
@@ -101,7 +116,7 @@ Variable Cho::decode_logits(const Variable& c, const Tensor& prev) {
 }
 
 // Only real target positions reach the output layer (see target_positions).
-Variable Cho::loss(const Batch& batch) {
+Variable Cho::loss(const data::Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const TargetPositions pos = target_positions(batch.gold);
   const Variable c = encode(batch.src, batch.src_len);

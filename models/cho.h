@@ -21,7 +21,7 @@ namespace seqgrad::models {
 
 struct ChoConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
-  std::int64_t emb = 32, hidden = 64, maxout = 32;
+  std::int64_t emb = 64, hidden = 256, maxout = 128;
   // Training only: dropout on both embeddings and on the readout's inputs s and c (not in the
   // paper or cho.py; checkpoints are the same either way). c's mask is drawn once per sequence.
   double dropout = 0.0;
@@ -44,7 +44,7 @@ class Cho : public EncoderDecoder {
   Variable decode_logits(const Variable& c, const Tensor& prev);
   // Summed negative log-likelihood of batch.gold (PAD ignored); divide by batch.target_tokens
   // for the mean the reference trains on.
-  Variable loss(const Batch& batch) override;
+  Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
 

@@ -17,7 +17,7 @@ TargetPositions target_positions(const Tensor& gold_bt) {
   p.lengths.assign(static_cast<std::size_t>(B), 0);
   std::vector<std::int64_t> index, sequence, ids;
   for (std::int64_t i = 0; i < T * B; ++i)
-    if (g[i] != kPad) {
+    if (g[i] != data::kPad) {
       index.push_back(i);
       sequence.push_back(i % B);
       ids.push_back(g[i]);
@@ -38,9 +38,9 @@ Tensor EncoderDecoder::greedy(const Tensor& src, const std::vector<std::int64_t>
   eval();
   DecoderState state = start_decoding(src, src_len);
   const std::int64_t B = src.size(0);
-  Tensor y = full({B}, static_cast<double>(kBos), kInt64);
+  Tensor y = full({B}, static_cast<double>(data::kBos), kInt64);
   // Stops once every row has produced EOS; the columns not decoded then stay EOS.
-  Tensor out = full({B, max_len}, static_cast<double>(kEos), kInt64);
+  Tensor out = full({B, max_len}, static_cast<double>(data::kEos), kInt64);
   std::vector<bool> ended(static_cast<std::size_t>(B), false);
   std::int64_t live = B;
   for (std::int64_t t = 0; t < max_len && live > 0; ++t) {
@@ -48,7 +48,7 @@ Tensor EncoderDecoder::greedy(const Tensor& src, const std::vector<std::int64_t>
     out.select(1, t).copy_(y);
     const auto* ids = y.data<std::int64_t>();
     for (std::int64_t b = 0; b < B; ++b)
-      if (!ended[static_cast<std::size_t>(b)] && ids[b] == kEos) {
+      if (!ended[static_cast<std::size_t>(b)] && ids[b] == data::kEos) {
         ended[static_cast<std::size_t>(b)] = true;
         --live;
       }
@@ -66,7 +66,7 @@ std::vector<std::vector<std::int64_t>> decode(EncoderDecoder& model, const Tenso
   const auto* ids = out.data<std::int64_t>();
   std::vector<std::vector<std::int64_t>> result(static_cast<std::size_t>(out.size(0)));
   for (std::int64_t i = 0; i < out.size(0); ++i)
-    for (std::int64_t t = 0; t < max_len && ids[i * max_len + t] != kEos; ++t)
+    for (std::int64_t t = 0; t < max_len && ids[i * max_len + t] != data::kEos; ++t)
       result[static_cast<std::size_t>(i)].push_back(ids[i * max_len + t]);
   return result;
 }
@@ -107,7 +107,7 @@ std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const 
   auto normalised = [alpha](const Hypothesis& h) {
     return h.score / std::pow(static_cast<double>(h.tokens.size() + 1), alpha);  // + EOS
   };
-  Tensor y = full({B * K}, static_cast<double>(kBos), kInt64);
+  Tensor y = full({B * K}, static_cast<double>(data::kBos), kInt64);
   for (std::int64_t t = 0; t < max_len; ++t) {
     const Tensor logp = model.decode_step(state, y).to(kFloat64).contiguous();
     const std::int64_t V = logp.size(1);
@@ -133,7 +133,7 @@ std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const 
       for (std::size_t i = 0; i < keep && taken < K; ++i) {
         const auto [score, row, v] = cand[i];
         Hypothesis h{score, live[static_cast<std::size_t>(row)].tokens};
-        if (v == kEos) {
+        if (v == data::kEos) {
           if (!source_done) done.push_back(std::move(h));
           continue;
         }
@@ -145,7 +145,7 @@ std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const 
       }
       for (; taken < K; ++taken) {  // keep K rows per source: pad with dead beams
         rows.push_back(b * K);
-        next_tokens.push_back(kPad);
+        next_tokens.push_back(data::kPad);
         next.push_back({-std::numeric_limits<double>::infinity(), {}});
       }
       if (source_done)  // enough finished hypotheses: stop growing this source

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "models/seq2seq_data.h"
+#include "data/seq2seq_batch.h"
 #include "nn/module.h"
 
 namespace seqgrad::models {
@@ -15,7 +15,7 @@ class EncoderDecoder : public nn::Module {
   using nn::Module::Module;
   // Summed negative log-likelihood of batch.gold (PAD ignored), teacher forcing; divide by
   // batch.target_tokens for the per-token mean.
-  virtual Variable loss(const Batch& batch) = 0;
+  virtual Variable loss(const data::Batch& batch) = 0;
   // Greedy decoding: [B, max_len] target ids, no gradient. Stops when every row has produced
   // EOS; positions after a row's EOS hold arbitrary ids (EOS once all rows have ended).
   Tensor greedy(const Tensor& src, const std::vector<std::int64_t>& src_len, std::int64_t max_len);

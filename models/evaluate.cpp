@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "data/edit_distance.h"
 #include "models/seq2seq_io.h"
 
 namespace seqgrad::models {
 
-EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& sv,
-                    const Vocab& tv, Tokens src_tokens, Tokens tgt_tokens, std::int64_t beam) {
+EvalResult evaluate(EncoderDecoder& model, const std::vector<data::Pair>& pairs,
+                    const data::Vocab& sv, const data::Vocab& tv, data::Tokens src_tokens,
+                    data::Tokens tgt_tokens, std::int64_t beam) {
   NoGradGuard no_grad;
   // One scope for all chunks: the weights are packed once for the whole set, not once per chunk
   // (decoding's own scopes nest in this one and share its packed copies).
@@ -19,10 +21,10 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
   std::int64_t correct = 0, errors = 0, reference_tokens = 0;
   constexpr std::size_t kChunk = 250;
   for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
-    const std::vector<Pair> part(
+    const std::vector<data::Pair> part(
         pairs.begin() + static_cast<std::ptrdiff_t>(start),
         pairs.begin() + static_cast<std::ptrdiff_t>(std::min(pairs.size(), start + kChunk)));
-    const Batch b = make_batch(part, sv, tv, src_tokens, tgt_tokens);
+    const data::Batch b = data::make_batch(part, sv, tv, src_tokens, tgt_tokens);
     nll += model.loss(b).item();
     r.tokens += b.target_tokens;
     // Greedy decoding gets a little room past the longest reference: a model that has not
@@ -31,14 +33,14 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
     for (std::size_t i = 0; i < part.size(); ++i) {
       std::vector<std::string> hyp;
       for (const std::int64_t id : outputs[i]) hyp.push_back(tv.token(id));
-      std::vector<std::string> ref = tokenize(part[i].target, tgt_tokens);
+      std::vector<std::string> ref = data::tokenize(part[i].target, tgt_tokens);
       for (auto& tok : ref) tok = tv.token(tv.id(tok));  // unknown tokens compare as <unk>
       const bool right = hyp == ref;
       correct += right;
-      errors += edit_distance(hyp, ref);
+      errors += data::edit_distance(hyp, ref);
       reference_tokens += static_cast<std::int64_t>(ref.size());
       auto& bucket =
-          r.by_length[static_cast<std::int64_t>(tokenize(part[i].source, src_tokens).size())];
+          r.by_length[static_cast<std::int64_t>(data::tokenize(part[i].source, src_tokens).size())];
       ++bucket.first;
       bucket.second += right;
     }
@@ -51,8 +53,8 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const
   return r;
 }
 
-G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words, const Vocab& sv,
-                      const Vocab& tv, std::int64_t beam) {
+data::G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<data::G2PEntry>& words,
+                            const data::Vocab& sv, const data::Vocab& tv, std::int64_t beam) {
   NoGradGuard no_grad;
   const GemmPackingScope packing;  // as in evaluate: the weights packed once for all chunks
   const bool was_training = model.is_training();
@@ -63,11 +65,12 @@ G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words,
     std::vector<std::string> sources;
     for (std::size_t i = start; i < std::min(words.size(), start + kChunk); ++i)
       sources.push_back(words[i].word);
-    for (auto& out : greedy_decode(model, sources, sv, tv, 40, Tokens::Char, Tokens::Space, beam))
+    for (auto& out :
+         greedy_decode(model, sources, sv, tv, 40, data::Tokens::Char, data::Tokens::Space, beam))
       outputs.push_back(std::move(out));
   }
   model.train(was_training);
-  return score_g2p(words, outputs);
+  return data::score_g2p(words, outputs);
 }
 
 }  // namespace seqgrad::models

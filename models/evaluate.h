@@ -6,8 +6,8 @@
 #include <map>
 #include <vector>
 
+#include "data/g2p.h"
 #include "models/encoder_decoder.h"
-#include "models/g2p.h"
 
 namespace seqgrad::models {
 
@@ -19,12 +19,14 @@ struct EvalResult {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> by_length;
 };
 
-EvalResult evaluate(EncoderDecoder& model, const std::vector<Pair>& pairs, const Vocab& src_vocab,
-                    const Vocab& tgt_vocab, Tokens src_tokens = Tokens::Char,
-                    Tokens tgt_tokens = Tokens::Char, std::int64_t beam = 1);
+EvalResult evaluate(EncoderDecoder& model, const std::vector<data::Pair>& pairs,
+                    const data::Vocab& src_vocab, const data::Vocab& tgt_vocab,
+                    data::Tokens src_tokens = data::Tokens::Char,
+                    data::Tokens tgt_tokens = data::Tokens::Char, std::int64_t beam = 1);
 
 // g2p: greedy pronunciations of every word, scored against all its references (models/g2p.h).
-G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<G2PEntry>& words,
-                      const Vocab& src_vocab, const Vocab& tgt_vocab, std::int64_t beam = 1);
+data::G2PScore evaluate_g2p(EncoderDecoder& model, const std::vector<data::G2PEntry>& words,
+                            const data::Vocab& src_vocab, const data::Vocab& tgt_vocab,
+                            std::int64_t beam = 1);
 
 }  // namespace seqgrad::models

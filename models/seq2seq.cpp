@@ -2,16 +2,34 @@
 
 #include <algorithm>
 
+#include "models/registry.h"
+
 namespace seqgrad::models {
 
 namespace F = nn::functional;
 
 namespace {
 std::string cell_name(const std::string& cell) { return cell == "rnn" ? "rnn_tanh" : cell; }
+
+// The keys of seq2seq.py's checkpoint config ("cell", "emb", "hidden", "layers",
+// "reverse_source"), plus dropout.
+const RegisterModel<Seq2Seq, Seq2SeqConfig> registration(
+    "seq2seq", "Sutskever et al. (2014) for any registered cell, as ../shared/reference/seq2seq.py",
+    ConfigFields<Seq2SeqConfig>()
+        .add("cell", &Seq2SeqConfig::cell,
+             "Recurrent cell: any registered (lstm, gru, rnn, mgu, ...)")
+        .add("emb", &Seq2SeqConfig::emb, "Embedding size", 1, 65536)
+        .add("hidden", &Seq2SeqConfig::hidden, "Hidden state size", 1, 65536)
+        .add("layers", &Seq2SeqConfig::layers, "Layers of encoder and decoder", 1, 64)
+        .add("reverse_source", &Seq2SeqConfig::reverse_source, "Read the source backwards")
+        .optional()
+        .add("dropout", &Seq2SeqConfig::dropout, "Dropout in training, between layers", 0, 0.999)
+        .optional());
 }  // namespace
 
 Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, Generator* gen) : EncoderDecoder("Seq2Seq"), config_(c) {
-  check(c.src_vocab > kUnk && c.tgt_vocab > kUnk && c.emb > 0 && c.hidden > 0 && c.layers > 0,
+  check(c.src_vocab > data::kUnk && c.tgt_vocab > data::kUnk && c.emb > 0 && c.hidden > 0 &&
+            c.layers > 0,
         "Seq2Seq: vocabularies must hold the 4 specials and sizes must be positive, got "
         "src_vocab={} tgt_vocab={} emb={} hidden={} layers={}",
         c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.layers);
@@ -45,7 +63,7 @@ nn::State Seq2Seq::encode(const Tensor& src, const std::vector<std::int64_t>& sr
   return encoder->forward(x, {}, src_len).state;
 }
 
-Variable Seq2Seq::loss(const Batch& batch) {
+Variable Seq2Seq::loss(const data::Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const TargetPositions pos = target_positions(batch.gold);
   const nn::State state = encode(batch.src, batch.src_len);

@@ -19,7 +19,7 @@ namespace seqgrad::models {
 struct Seq2SeqConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
   std::string cell = "lstm";  // any registered cell; "rnn" is the reference's name for rnn_tanh
-  std::int64_t emb = 32, hidden = 64, layers = 2;
+  std::int64_t emb = 64, hidden = 256, layers = 2;
   bool reverse_source = false;
   double dropout = 0.0;  // between layers, in training
 };
@@ -27,7 +27,7 @@ struct Seq2SeqConfig {
 class Seq2Seq : public EncoderDecoder {
  public:
   explicit Seq2Seq(const Seq2SeqConfig& config, Generator* gen = nullptr);
-  Variable loss(const Batch& batch) override;
+  Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
   const Seq2SeqConfig& config() const { return config_; }

@@ -6,26 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "data/seq2seq_batch.h"
 #include "models/encoder_decoder.h"
-#include "models/seq2seq_data.h"
 #include "nn/checkpoint.h"
 
 namespace seqgrad::models {
 
-// One `source<TAB>target` per line; empty lines are skipped. A line without exactly one tab is an
-// error naming `path` and the line number; so is a file that cannot be read or holds no pairs.
-std::vector<Pair> read_tsv(const std::string& path);
-
 // A model restored from a checkpoint, with what its metadata says about it.
 struct LoadedModel {
-  std::string model;        // "cho" or "seq2seq"
+  std::string model;        // the registered name (models/registry.h)
   std::string config_json;  // the "config" metadata entry
-  Vocab src_vocab, tgt_vocab;
+  data::Vocab src_vocab, tgt_vocab;
   std::shared_ptr<EncoderDecoder> net;
   std::int64_t step = 0;  // training steps, when the checkpoint says
 };
 
-// Builds a freshly initialised model from its name and config JSON (the checkpoint's "config").
+// Builds a freshly initialised model from its registered name and config JSON (the checkpoint's
+// "config"; keys the model does not take are ignored).
 std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
                                            std::int64_t src_vocab, std::int64_t tgt_vocab,
                                            Generator* gen = nullptr);
@@ -40,11 +37,10 @@ LoadedModel load_model(const nn::SafetensorsFile& file, const std::string& path)
 // joined as the vocabulary's tokenisation implies), stopping at EOS or after max_len tokens.
 std::vector<std::string> greedy_decode(EncoderDecoder& model,
                                        const std::vector<std::string>& sources,
-                                       const Vocab& src_vocab, const Vocab& tgt_vocab,
-                                       std::int64_t max_len, Tokens src_tokens = Tokens::Char,
-                                       Tokens tgt_tokens = Tokens::Char, std::int64_t beam = 1);
-
-// Levenshtein distance between token sequences.
-std::int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
+                                       const data::Vocab& src_vocab, const data::Vocab& tgt_vocab,
+                                       std::int64_t max_len,
+                                       data::Tokens src_tokens = data::Tokens::Char,
+                                       data::Tokens tgt_tokens = data::Tokens::Char,
+                                       std::int64_t beam = 1);
 
 }  // namespace seqgrad::models

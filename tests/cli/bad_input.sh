@@ -27,7 +27,7 @@ expect_error() {  # expect_error "what it shows" "expected text" args...
   fi
 }
 
-expect_error "missing file" "cannot open" train --train "$tmp/nope.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
+expect_error "missing file" "File does not exist" train --train "$tmp/nope.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
 expect_error "malformed TSV line" "bad.tsv:2: expected source<TAB>target" \
   train --train "$tmp/bad.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
 expect_error "empty data" "no source<TAB>target pairs" \
@@ -36,18 +36,32 @@ expect_error "corrupt checkpoint" "corrupt.safetensors" eval --checkpoint "$tmp/
 expect_error "missing checkpoint" "nope.safetensors" info --checkpoint "$tmp/nope.safetensors"
 expect_error "unknown cell" "unknown cell 'lsmt'" \
   train --model seq2seq --cell lsmt --task reverse --steps 1 --out "$tmp/run"
-expect_error "unknown model" "unknown --model 'transformer'" train --model transformer --out "$tmp/run"
+expect_error "unknown model" "transformer not in {attention,cho,seq2seq}" train --model transformer --out "$tmp/run"
 expect_error "unknown task" "unknown task 'revers'" train --task revers --out "$tmp/run"
-expect_error "absurd sizes" "sizes out of range" train --hidden 0 --out "$tmp/run"
-expect_error "absurd batch" "--batch must be" train --batch 0 --out "$tmp/run"
+expect_error "absurd sizes" "'hidden' = 0 is out of range \[1, 65536\]" train --hidden 0 --out "$tmp/run"
+expect_error "absurd batch" "--batch: Value 0 not in range 1 to 100000" train --batch 0 --out "$tmp/run"
 expect_error "bad lengths" "--min-len" train --task copy --min-len 9 --max-len 3 --out "$tmp/run"
 expect_error "resume without a run" "last.state.safetensors" train --resume --out "$tmp/none"
-expect_error "bad --nonfinite" "--nonfinite must be stop or skip" train --nonfinite ignore --out "$tmp/run"
-expect_error "bad --schedule" "unknown --schedule 'linear'" train --schedule linear --out "$tmp/run"
-expect_error "bad dropout" "--dropout must be in" train --dropout 1.5 --out "$tmp/run"
+expect_error "bad --nonfinite" "--nonfinite: ignore not in {stop,skip}" train --nonfinite ignore --out "$tmp/run"
+expect_error "bad --schedule" "--schedule: linear not in {constant,cosine}" train --schedule linear --out "$tmp/run"
+expect_error "bad dropout" "'dropout' = 1.5 is out of range" train --dropout 1.5 --out "$tmp/run"
 head -c 200 "$(dirname "$0")/../fixtures/cho/reference.safetensors" > "$tmp/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" eval --checkpoint "$tmp/truncated.safetensors" --task reverse
 expect_error "missing image data" "not found in" classify --data-dir "$tmp/none"
+expect_error "--dev with a task" "--dev goes with --train" \
+  train --task reverse --dev "$tmp/ok.tsv" --out "$tmp/run"
+expect_error "an option of another model" "--maxout does not apply to --model seq2seq" \
+  train --model seq2seq --maxout 64 --out "$tmp/run"
+expect_error "not an integer" "--hidden: expected an integer, got '12x'" train --hidden 12x --out "$tmp/run"
+
+# A folder that holds a run is never trained over, and a resumed run keeps its options.
+tiny=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --steps 2
+  --eval-every 2 --threads 1)
+"$seqgrad" train "${tiny[@]}" --out "$tmp/done" > /dev/null 2>&1
+expect_error "a run folder again" "already holds a run: continue it with --resume" \
+  train "${tiny[@]}" --out "$tmp/done"
+expect_error "resume with another --lr" "lr was 0.001, now 0.01" \
+  train "${tiny[@]}" --lr 0.01 --out "$tmp/done" --resume
 
 # A run that diverges stops at the first non-finite loss, with an error as its last line, and
 # writes no checkpoint after it (here: none at all, the first evaluation was never reached).

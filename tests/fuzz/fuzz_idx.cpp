@@ -1,6 +1,6 @@
 // IDX bytes (the MNIST / Fashion-MNIST format) as `seqgrad classify` parses them after reading
 // (and, for .gz files, decompressing) the file.
-#include "models/idx.h"
+#include "data/idx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

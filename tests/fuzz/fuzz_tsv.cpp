@@ -1,9 +1,9 @@
 // A TSV file of source<TAB>target pairs as `seqgrad train --train` reads it, then tokenised both
 // ways (UTF-8 characters and whitespace tokens) and turned into vocabularies and a batch.
-#include "models/seq2seq_io.h"
+#include "data/tsv.h"
 #include "tests/fuzz/fuzz_input.h"
 
-using namespace seqgrad::models;
+using namespace seqgrad::data;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = seqgrad::fuzz::input_file(data, size, ".tsv");

@@ -12,6 +12,7 @@
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using namespace seqgrad::data;
 
 namespace {
 

@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "data/tsv.h"
 #include "models/cho.h"
 #include "models/evaluate.h"
 #include "models/seq2seq_io.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using namespace seqgrad::data;
 
 namespace {
 

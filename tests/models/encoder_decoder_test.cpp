@@ -15,6 +15,7 @@
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using namespace seqgrad::data;
 
 namespace {
 

@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <functional>
 
-#include "models/g2p.h"
-#include "models/idx.h"
+#include "data/g2p.h"
+#include "data/idx.h"
+#include "data/tsv.h"
 #include "models/seq2seq_io.h"
 #include "nn/checkpoint.h"
 
@@ -46,9 +47,9 @@ TEST_CASE("fuzz regressions: checkpoints") {
 
 TEST_CASE("fuzz regressions: TSV pairs") {
   replay("tsv", [](const std::string& p) {
-    for (const models::Pair& pair : models::read_tsv(p)) {
-      (void)models::tokenize(pair.source, models::Tokens::Char);
-      (void)models::tokenize(pair.target, models::Tokens::Space);
+    for (const data::Pair& pair : data::read_tsv(p)) {
+      (void)data::tokenize(pair.source, data::Tokens::Char);
+      (void)data::tokenize(pair.target, data::Tokens::Space);
     }
   });
 }
@@ -59,5 +60,5 @@ TEST_CASE("fuzz regressions: IDX files") {
 
 TEST_CASE("fuzz regressions: CMU dictionaries") {
   replay("cmudict",
-         [](const std::string& p) { (void)models::g2p_pairs(models::load_cmudict(p).train); });
+         [](const std::string& p) { (void)data::g2p_pairs(data::load_cmudict(p).train); });
 }

@@ -9,12 +9,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "data/tsv.h"
 #include "models/evaluate.h"
 #include "models/seq2seq.h"
 #include "models/seq2seq_io.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using namespace seqgrad::data;
 namespace fs = std::filesystem;
 
 TEST_CASE("seq2seq: every checkpoint of both sides gives the reference's loss") {

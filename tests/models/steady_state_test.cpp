@@ -3,41 +3,56 @@
 // allocator for tensor storage), for all three encoder-decoders and the Fashion-MNIST CNN.
 #include <doctest/doctest.h>
 
+#include "data/training_data.h"
 #include "models/cnn.h"
 #include "models/seq2seq_io.h"
-#include "models/training_data.h"
 #include "optim/all.h"
+#include "train/trainer.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
+using namespace seqgrad::data;
 
 namespace {
+
+// Counts the system allocations of the steps after `warmup`, through the Trainer's own loop.
+class CountAllocations : public train::Callback {
+ public:
+  explicit CountAllocations(std::int64_t warmup) : warmup_(warmup) {}
+  void on_step_end(const train::Trainer&, const train::StepReport& r) override {
+    if (r.step == warmup_) at_warmup_ = allocator_stats().system_allocations;
+  }
+  std::uint64_t since_warmup() const { return allocator_stats().system_allocations - at_warmup_; }
+
+ private:
+  std::int64_t warmup_;
+  std::uint64_t at_warmup_ = 0;
+};
+
 void check_steady_state(const std::string& model, const std::string& config) {
   // Start from an empty cache: blocks left by the tests that ran before in this process would
   // otherwise decide which requests find a cached block, so the result would depend on the order.
   CachingAllocator::global().release_cached();
-  const TrainingData data = task_data({"reverse", 5, 20});
+  const TrainingData corpus = task_data({"reverse", 5, 20});
   Generator gen(1);
-  const auto net = make_model(model, config, data.src_vocab.size(), data.tgt_vocab.size(), &gen);
+  const auto net =
+      make_model(model, config, corpus.src_vocab.size(), corpus.tgt_vocab.size(), &gen);
   optim::Adam opt(net->parameters(), optim::AdamOptions{.lr = 1e-3});
-  auto step = [&](const std::vector<Pair>& pairs) {
-    const Batch b = make_batch(pairs, data.src_vocab, data.tgt_vocab);
-    const Variable nll = net->loss(b);
-    opt.zero_grad();
-    (nll / static_cast<double>(b.target_tokens)).backward();
-    optim::clip_grad_norm_(net->parameters(), 5.0);
-    opt.step();
-  };
-  // Warm-up: batches of the longest sources (every tensor at its largest shape; the first step
-  // creates Adam's moments), then 30 of random lengths (each new size class is cached once).
+  // Warm-up: 3 batches of the longest sources (every tensor at its largest shape; the first step
+  // creates Adam's moments), then 30 of random lengths (each new size class is cached once); then
+  // 30 steps that must not allocate.
+  train::Trainer trainer(*net, opt, gen, {.max_steps = 63, .clip = 5.0});
+  const auto count = std::make_shared<CountAllocations>(33);
+  trainer.add_callback(count);
   const TaskOptions longest{"reverse", 20, 20};
-  for (int i = 0; i < 3; ++i) step(generate_task(longest, 64, gen));
-  for (int i = 0; i < 30; ++i) step(data.sample(64, gen));
-  const std::uint64_t before = allocator_stats().system_allocations;
-  for (int i = 0; i < 30; ++i) step(data.sample(64, gen));
-  CHECK_MESSAGE(allocator_stats().system_allocations == before,
+  trainer.fit([&](std::int64_t step, Generator& g) {
+    const Batch b = make_batch(step < 3 ? generate_task(longest, 64, g) : corpus.sample(64, g),
+                               corpus.src_vocab, corpus.tgt_vocab);
+    return train::BatchLoss{net->loss(b) / static_cast<double>(b.target_tokens), b.target_tokens};
+  });
+  CHECK_MESSAGE(count->since_warmup() == 0,
                 fmt::format("{}: {} system allocations in 30 steady-state steps", model,
-                            allocator_stats().system_allocations - before));
+                            count->since_warmup()));
 }
 }  // namespace
 
@@ -67,17 +82,14 @@ TEST_CASE("steady state: a CNN training step makes no system allocation") {
   optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
   const Tensor images = randn({16, 1, 28, 28}, kFloat32, &gen);
   const Tensor labels = randint(0, 10, {16}, &gen);
-  auto step = [&] {
-    const Variable loss = nn::functional::cross_entropy((*net)(Variable(images)), labels);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  };
-  for (int i = 0; i < 3; ++i) step();
-  const std::uint64_t before = allocator_stats().system_allocations;
-  for (int i = 0; i < 10; ++i) step();
-  CHECK_MESSAGE(allocator_stats().system_allocations == before,
-                fmt::format("cnn: {} system allocations in 10 steady-state steps",
-                            allocator_stats().system_allocations - before));
+  train::Trainer trainer(*net, opt, gen, {.max_steps = 13});
+  const auto count = std::make_shared<CountAllocations>(3);
+  trainer.add_callback(count);
+  trainer.fit([&](std::int64_t, Generator&) {
+    return train::BatchLoss{nn::functional::cross_entropy((*net)(Variable(images)), labels), 16};
+  });
+  CHECK_MESSAGE(
+      count->since_warmup() == 0,
+      fmt::format("cnn: {} system allocations in 10 steady-state steps", count->since_warmup()));
   set_num_threads(threads_before);
 }

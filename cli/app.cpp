@@ -1,0 +1,73 @@
+#include <dlfcn.h>
+#include <fmt/core.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "tensor/error.h"
+
+namespace seqgrad::cli {
+
+int default_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(std::min(n, 256u));
+}
+
+namespace {
+
+// The values of every `--plugin FILE` / `--plugin=FILE` on the command line.
+std::vector<std::string> plugin_arguments(int argc, char** argv) {
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--plugin" && i + 1 < argc)
+      files.push_back(argv[++i]);
+    else if (arg.rfind("--plugin=", 0) == 0)
+      files.push_back(arg.substr(9));
+  }
+  return files;
+}
+
+// A plugin is a shared library whose static objects register models or cells when it is loaded
+// (examples/custom_model.cpp). It uses the program's own seqgrad: see docs/new-model.md.
+void load_plugin(const std::string& file) {
+  // A bare name would make dlopen search the library path instead of the folder given.
+  const std::string path = file.find('/') == std::string::npos ? "./" + file : file;
+  check(dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) != nullptr, "--plugin {}: {}", file,
+        dlerror());
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  try {
+    for (const std::string& file : plugin_arguments(argc, argv)) load_plugin(file);
+    CLI::App app{
+        "seqgrad: train and evaluate small neural networks with seqgrad's autodiff engine"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("seqgrad ") + SEQGRAD_VERSION);
+    std::vector<std::string> plugins;  // loaded above; declared so that --help shows it
+    app.add_option("--plugin", plugins,
+                   "Load a shared library that registers models or cells (before the command)");
+    add_classify_command(app);
+    add_train_command(app);
+    add_eval_commands(app);
+    add_plot_command(app);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+      // One line, like every other error.
+      fmt::print(stderr, "seqgrad: error: {} (see --help)\n", e.what());
+      return e.get_exit_code();
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "seqgrad: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace seqgrad::cli

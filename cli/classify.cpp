@@ -1,0 +1,152 @@
+// `seqgrad classify --dataset fashion-mnist`: trains the CNN of models/cnn.h with SGD + momentum,
+// reports test accuracy after every epoch, and ends with one JSON line.
+#include <fmt/core.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "data/idx.h"
+#include "models/cnn.h"
+#include "optim/all.h"
+#include "train/all.h"
+
+namespace seqgrad::cli {
+
+namespace {
+
+struct ClassifyOptions {
+  std::string dataset = "fashion-mnist";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t epochs = 3;
+  std::int64_t batch = 64;
+  double lr = 0.01;
+  double momentum = 0.9;
+  std::string schedule = "none";
+  std::int64_t max_steps = 0;  // per epoch; 0: the whole training set
+  int threads = default_threads();
+  std::uint64_t seed = 0;
+};
+
+// The IDX file for `stem`, gzipped (as Debian ships it) or not.
+std::string find_file(const std::string& dir, const std::string& stem) {
+  for (const std::string& name : {stem, stem + ".gz"}) {
+    const auto p = std::filesystem::path(dir) / name;
+    if (std::filesystem::exists(p)) return p.string();
+  }
+  fail("classify: {} not found in {} (install Debian's dataset-fashion-mnist, or pass --data-dir)",
+       stem, dir);
+}
+
+// Mean cross-entropy and accuracy on a whole set.
+std::pair<double, double> evaluate(nn::Layer& net, const data::ImageDataset& set) {
+  NoGradGuard no_grad;
+  net.eval();
+  const std::int64_t n = set.labels.numel(), chunk = 1000;
+  std::int64_t correct = 0;
+  double loss = 0;
+  for (std::int64_t start = 0; start < n; start += chunk) {
+    const std::int64_t len = std::min(chunk, n - start);
+    const Tensor labels = set.labels.narrow(0, start, len);
+    const Variable logits = net(Variable(set.images.narrow(0, start, len)));
+    loss += nn::functional::cross_entropy(logits, labels, nn::functional::Reduction::Sum).item();
+    correct += static_cast<std::int64_t>(sum(eq(argmax(logits.value(), 1), labels)).item());
+  }
+  net.train();
+  return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
+void run_classify(const ClassifyOptions& o) {
+  check(o.dataset == "fashion-mnist", "classify: unknown dataset '{}' (known: fashion-mnist)",
+        o.dataset);
+  check(o.lr > 0 && std::isfinite(o.lr), "classify: --lr must be positive, got {}", o.lr);
+  set_num_threads(o.threads, models::kFashionCnnBlasThreads);
+
+  // Standardised with the training set's pixel mean and std (Fashion-MNIST: 0.2860, 0.3530).
+  const double mean = 0.2860, std = 0.3530;
+  const data::ImageDataset train =
+      data::load_image_dataset(find_file(o.data_dir, "train-images-idx3-ubyte"),
+                               find_file(o.data_dir, "train-labels-idx1-ubyte"), 10, mean, std);
+  const data::ImageDataset test =
+      data::load_image_dataset(find_file(o.data_dir, "t10k-images-idx3-ubyte"),
+                               find_file(o.data_dir, "t10k-labels-idx1-ubyte"), 10, mean, std);
+  fmt::print(stderr, "fashion-mnist: {} training and {} test images\n", train.labels.numel(),
+             test.labels.numel());
+
+  Generator gen(o.seed);
+  auto net = models::make_fashion_cnn(&gen);
+  fmt::print(stderr, "{}", net->summary(Dims{1, 1, 28, 28}));
+  optim::SGD opt(net->parameters(), {.lr = o.lr, .momentum = o.momentum});
+  const std::int64_t n = train.labels.numel();
+  const std::int64_t full_epoch = (n + o.batch - 1) / o.batch;
+  // --max-steps shortens each epoch (for benchmarks, as bench/torch_cnn.py --max-steps).
+  const std::int64_t steps_per_epoch =
+      o.max_steps > 0 ? std::min(o.max_steps, full_epoch) : full_epoch;
+  train::Trainer trainer(*net, opt, gen,
+                         {.max_epochs = o.epochs, .steps_per_epoch = steps_per_epoch});
+  if (o.schedule == "cosine")
+    trainer.set_schedule(
+        std::make_shared<optim::CosineAnnealingLR>(opt, o.epochs * steps_per_epoch));
+  trainer.add_callback(std::make_shared<train::ProgressLog>("img"));
+
+  // Each epoch visits the training set in its own order, drawn from (seed, epoch): any step's
+  // batch follows from the step alone.
+  Tensor order;
+  std::int64_t order_epoch = -1;
+  const train::TrainResult r = trainer.fit(
+      [&](std::int64_t step, Generator&) {
+        const std::int64_t epoch = step / steps_per_epoch;
+        if (epoch != order_epoch) {
+          Generator shuffle(o.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+          order = randperm(n, &shuffle);
+          order_epoch = epoch;
+        }
+        const std::int64_t start = (step % steps_per_epoch) * o.batch;
+        const Tensor idx = order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
+        const Variable x(index_select(train.images, 0, idx));
+        return train::BatchLoss{
+            nn::functional::cross_entropy((*net)(x), index_select(train.labels, 0, idx)),
+            idx.numel()};
+      },
+      [&] {
+        const auto [loss, acc] = evaluate(*net, test);
+        return train::Evaluation{.loss = loss, .score = acc, .metrics = {{"accuracy", acc}}};
+      });
+  const double test_acc = r.last_evaluation ? r.last_evaluation->score : 0.0;
+  fmt::print(
+      "{{\"epochs\": {}, \"test_accuracy\": {:.4f}, \"train_images_per_s\": {:.1f}, "
+      "\"stop_reason\": \"{}\"}}\n",
+      trainer.epoch(), test_acc, static_cast<double>(r.progress.items) / r.progress.seconds,
+      train::stop_reason_name(r.reason));
+}
+
+}  // namespace
+
+void add_classify_command(CLI::App& app) {
+  auto o = std::make_shared<ClassifyOptions>();
+  CLI::App* cmd = app.add_subcommand("classify", "Train the CNN image classifier on Fashion-MNIST");
+  cmd->add_option("--dataset", o->dataset, "Dataset (fashion-mnist)")->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir, "Folder with the IDX files (optionally .gz)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "Passes over the training set")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Images per step")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->add_option("--lr", o->lr, "Learning rate of SGD")->capture_default_str();
+  cmd->add_option("--momentum", o->momentum, "Momentum of SGD")->capture_default_str();
+  cmd->add_option("--schedule", o->schedule, "Learning-rate schedule, per step")
+      ->check(CLI::IsMember({"none", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--max-steps", o->max_steps, "Steps per epoch at most (0: the whole set)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of initialisation and shuffling")->capture_default_str();
+  cmd->callback([o] { run_classify(*o); });
+}
+
+}  // namespace seqgrad::cli

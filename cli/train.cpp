@@ -1,0 +1,320 @@
+// `seqgrad train`: trains a registered encoder-decoder (models/registry.h) on a built-in task, TSV
+// files or g2p, through the Trainer (train/trainer.h): evaluation on the dev set every
+// --eval-every steps, metrics.csv / metrics.jsonl, the best and last checkpoints and the state
+// that --resume reads, all in the run folder; one JSON line at the end.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "data/training_data.h"
+#include "models/evaluate.h"
+#include "models/registry.h"
+#include "models/seq2seq_io.h"
+#include "optim/all.h"
+#include "train/all.h"
+
+namespace seqgrad::cli {
+
+namespace {
+
+struct TrainOptions {
+  data::TaskOptions task;
+  std::string train_file, dev_file;  // instead of a task
+  std::string src_tokens = "char", tgt_tokens = "char";
+  std::string model = "cho";
+  ModelOptions model_options;  // --emb, --hidden, ... of every registered model
+  std::int64_t batch = 64;
+  bool bucket = false;  // batches of similar source length
+  std::string optim = "adam";
+  std::string schedule = "constant";  // or cosine: lr decays to 0 over --steps
+  double lr = 1e-3, clip = 5.0;
+  double time_limit = 0;           // seconds of training and evaluation (0: no limit)
+  std::string nonfinite = "stop";  // a NaN/Inf loss or gradient: stop, or skip the batch
+  bool detect_anomaly = false;     // name the op that made the first NaN/Inf (slow)
+  std::int64_t steps = 2000, eval_every = 200, patience = 0;
+  double stop_at = 0.0;  // stop once the dev score reaches this (0: never)
+  std::uint64_t seed = 0;
+  int threads = default_threads();
+  std::string out;  // empty: a fresh folder under runs/
+  bool resume = false;
+};
+
+// Options a resumed run may change; any other change is refused (train::Trainer).
+const std::set<std::string> kResumable = {"steps",   "time_limit", "eval_every", "threads",
+                                          "stop_at", "patience",   "nonfinite",  "detect_anomaly"};
+
+// Everything that defines the run, as saved in OUT/options.json, the state and the checkpoints.
+nlohmann::json run_options(const TrainOptions& o, const nlohmann::json& model_config) {
+  nlohmann::json j = {{"model", o.model},
+                      {"model_config", model_config},
+                      {"batch", o.batch},
+                      {"bucket", o.bucket},
+                      {"optim", o.optim},
+                      {"schedule", o.schedule},
+                      {"lr", o.lr},
+                      {"clip", o.clip},
+                      {"steps", o.steps},
+                      {"eval_every", o.eval_every},
+                      {"time_limit", o.time_limit},
+                      {"patience", o.patience},
+                      {"stop_at", o.stop_at},
+                      {"nonfinite", o.nonfinite},
+                      {"detect_anomaly", o.detect_anomaly},
+                      {"seed", o.seed},
+                      {"threads", o.threads}};
+  if (o.train_file.empty()) {
+    j["task"] = o.task.name;
+    j["min_len"] = o.task.min_len;
+    j["max_len"] = o.task.max_len;
+  } else {
+    j["train"] = o.train_file;
+    j["dev"] = o.dev_file;
+    j["src_tokens"] = o.src_tokens;
+    j["tgt_tokens"] = o.tgt_tokens;
+  }
+  return j;
+}
+
+// The checkpoint's "config": the model's options (the keys the reference scripts read), plus how
+// the data was tokenised and the task it was trained on.
+nlohmann::json checkpoint_config(const nlohmann::json& model_config,
+                                 const data::TrainingData& corpus) {
+  nlohmann::json config = model_config;
+  config["tokens"] = "char";
+  config["src_tokens"] = data::tokens_name(corpus.src_tokens);
+  config["tgt_tokens"] = data::tokens_name(corpus.tgt_tokens);
+  config["task"] = corpus.name;
+  if (corpus.task) {
+    config["min_len"] = corpus.task->min_len;
+    config["max_len"] = corpus.task->max_len;
+  }
+  return config;
+}
+
+// A fresh folder for a run without --out: runs/<time>-<model>-<data>, and runs/latest pointing
+// at it.
+std::filesystem::path fresh_run_folder(const TrainOptions& o) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  std::string data_name =
+      o.train_file.empty() ? o.task.name : std::filesystem::path(o.train_file).stem().string();
+  std::filesystem::path dir =
+      std::filesystem::path("runs") / fmt::format("{}-{}-{}", stamp, o.model, data_name);
+  for (int i = 2; std::filesystem::exists(dir); ++i)
+    dir = std::filesystem::path("runs") / fmt::format("{}-{}-{}-{}", stamp, o.model, data_name, i);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path latest = std::filesystem::path("runs") / "latest";
+  std::error_code ec;  // runs/latest is a convenience: a folder of that name is left alone
+  if (std::filesystem::is_symlink(latest)) std::filesystem::remove(latest, ec);
+  if (!std::filesystem::exists(latest))
+    std::filesystem::create_directory_symlink(dir.filename(), latest, ec);
+  return dir;
+}
+
+void run_train(TrainOptions& o) {
+  check(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got {}", o.lr);
+  check(o.time_limit >= 0 && std::isfinite(o.time_limit),
+        "train: --time-limit must be >= 0 seconds, got {}", o.time_limit);
+  check(o.dev_file.empty() || !o.train_file.empty(),
+        "train: --dev goes with --train (a built-in --task brings its own held-out set)");
+  check(!o.resume || !o.out.empty(), "train: --resume needs the run's --out folder");
+  const nlohmann::json model_config = o.model_options.config_for(o.model);
+  set_num_threads(o.threads);
+  AnomalyMode::set_enabled(o.detect_anomaly);
+
+  const data::TrainingData corpus =
+      !o.train_file.empty()
+          ? data::tsv_data(o.train_file, o.dev_file, data::parse_tokens(o.src_tokens),
+                           data::parse_tokens(o.tgt_tokens))
+      : o.task.name == "g2p" ? data::g2p_data()
+                             : data::task_data(o.task);
+  const data::Vocab &sv = corpus.src_vocab, &tv = corpus.tgt_vocab;
+  Generator gen(o.seed);
+  const nlohmann::json config = checkpoint_config(model_config, corpus);
+  const auto net = models::make_model(o.model, config.dump(), sv.size(), tv.size(), &gen);
+  models::EncoderDecoder& model = *net;
+  std::unique_ptr<optim::Optimizer> opt;
+  if (o.optim == "adam")
+    opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = o.lr});
+  else
+    opt = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = o.lr});
+
+  const std::filesystem::path out =
+      o.out.empty() ? fresh_run_folder(o) : std::filesystem::path(o.out);
+  const nlohmann::json options = run_options(o, model_config);
+  const nlohmann::json src = sv.tokens(), tgt = tv.tokens();
+  train::Trainer trainer(
+      model, *opt, gen,
+      {.max_steps = o.steps,
+       .eval_every = o.eval_every,
+       .time_limit = o.time_limit,
+       .patience = o.patience,
+       .stop_at = o.stop_at > 0 ? o.stop_at : std::numeric_limits<double>::quiet_NaN(),
+       .clip = o.clip,
+       .nonfinite = o.nonfinite == "skip" ? train::NonFinite::Skip : train::NonFinite::Stop,
+       .out = out,
+       .resume = o.resume,
+       .config = options,
+       .may_change_on_resume = kResumable,
+       .checkpoint_metadata = {{"format", "seqgrad-checkpoint"},
+                               {"model", o.model},
+                               {"config", config.dump()},
+                               {"options", options.dump()},
+                               {"src_vocab", src.dump()},
+                               {"tgt_vocab", tgt.dump()}},
+       .handle_signals = true});
+  if (o.schedule == "cosine")
+    trainer.set_schedule(std::make_shared<optim::CosineAnnealingLR>(*opt, o.steps));
+  trainer.add_callback(std::make_shared<train::AtTrainBegin>([&](const train::Trainer&) {
+    fmt::print(stderr,
+               "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs; run folder {}\n",
+               o.model, corpus.name, model.num_parameters(), sv.size(), tv.size(),
+               corpus.dev.size(), out.string());
+  }));
+  trainer.add_callback(std::make_shared<train::ProgressLog>("tok"));
+  trainer.add_callback(std::make_shared<train::MetricsLog>(out, "tokens"));
+
+  const train::TrainResult r = trainer.fit(
+      [&](std::int64_t, Generator& g) {
+        const data::Batch b = data::make_batch(corpus.sample(o.batch, g, o.bucket), sv, tv,
+                                               corpus.src_tokens, corpus.tgt_tokens);
+        return train::BatchLoss{model.loss(b) / static_cast<double>(b.target_tokens),
+                                b.target_tokens};
+      },
+      [&] {
+        const models::EvalResult m =
+            models::evaluate(model, corpus.dev, sv, tv, corpus.src_tokens, corpus.tgt_tokens);
+        train::Evaluation e{.loss = m.loss, .score = m.sequence_accuracy};
+        e.metrics = {{"sequence_accuracy", m.sequence_accuracy},
+                     {"token_error_rate", m.token_error_rate}};
+        if (!corpus.dev_words.empty()) {  // g2p: a word is right when it matches any pronunciation
+          const data::G2PScore g = models::evaluate_g2p(model, corpus.dev_words, sv, tv);
+          e.score = 1.0 - g.wer;
+          e.metrics.push_back({"wer", g.wer});
+          e.metrics.push_back({"per", g.per});
+        }
+        return e;
+      });
+  if (r.reason == train::StopReason::Interrupted) {
+    fmt::print(stderr,
+               "interrupted at step {}: saved {}; continue with the same command and --resume\n",
+               r.progress.step, (out / "last.state.safetensors").string());
+    std::exit(130);
+  }
+  // Samples from the held-out set, then the summary line.
+  const std::vector<data::Pair> samples(
+      corpus.dev.begin(), corpus.dev.begin() + std::min<std::ptrdiff_t>(3, corpus.dev.size()));
+  std::vector<std::string> sources;
+  for (const auto& p : samples) sources.push_back(p.source);
+  const auto decoded =
+      models::greedy_decode(model, sources, sv, tv, 100, corpus.src_tokens, corpus.tgt_tokens);
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    fmt::print(stderr, "  {} -> {}  (expected {})\n", samples[i].source, decoded[i],
+               samples[i].target);
+  nlohmann::ordered_json summary = {
+      {"steps", r.progress.step},
+      {"stop_reason", train::stop_reason_name(r.reason)},
+      {"seconds", std::round(r.progress.seconds * 10) / 10},
+      {"train_tokens_per_s",
+       std::round(static_cast<double>(r.progress.items) / r.progress.seconds * 10) / 10}};
+  if (r.last_evaluation) {
+    summary["dev_loss"] = std::round(r.last_evaluation->loss * 1e4) / 1e4;
+    for (const auto& [name, value] : r.last_evaluation->metrics)
+      summary["dev_" + name] = std::round(value * 1e4) / 1e4;
+  }
+  summary["out"] = out.string();
+  fmt::print("{}\n", summary.dump());
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train an encoder-decoder on a built-in task");
+  cmd->add_option("--task", o->task.name, "reverse, copy, sort, add, dates, or g2p (CMUdict)")
+      ->capture_default_str();
+  cmd->add_option("--train", o->train_file,
+                  "TSV file of source<TAB>target pairs (instead of --task)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--dev", o->dev_file, "Held-out TSV file (with --train)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--src-tokens", o->src_tokens, "Source tokens of TSV data")
+      ->check(CLI::IsMember({"char", "space"}))
+      ->capture_default_str();
+  cmd->add_option("--tgt-tokens", o->tgt_tokens, "Target tokens of TSV data")
+      ->check(CLI::IsMember({"char", "space"}))
+      ->capture_default_str();
+  cmd->add_option("--min-len", o->task.min_len, "Shortest source (reverse, copy, sort)")
+      ->capture_default_str();
+  cmd->add_option("--max-len", o->task.max_len, "Longest source")->capture_default_str();
+  cmd->add_option("--model", o->model,
+                  fmt::format("Model: {}", fmt::join(models::model_names(), ", ")))
+      ->check(CLI::IsMember(models::model_names()))
+      ->capture_default_str();
+  o->model_options.add_to(*cmd);
+  cmd->add_option("--batch", o->batch, "Sequences per step")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_flag("--bucket", o->bucket,
+                "Draw each batch from sequences of similar source length (less padding)");
+  cmd->add_option("--optim", o->optim, "Optimiser")
+      ->check(CLI::IsMember({"adam", "sgd"}))
+      ->capture_default_str();
+  cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
+  cmd->add_option("--schedule", o->schedule,
+                  "constant, or cosine: the rate decays to 0 over --steps")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--time-limit", o->time_limit,
+                  "Stop after this many seconds of training and evaluation (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--clip", o->clip, "Gradient-norm clip (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Training steps")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "Steps between dev evaluations")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--patience", o->patience,
+                  "Stop after this many evaluations without a lower dev loss (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--stop-at", o->stop_at,
+                  "Stop once the dev score (sequence accuracy; g2p: 1 - WER) reaches this")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of initialisation and data")->capture_default_str();
+  cmd->add_option("--threads", o->threads,
+                  "Threads (OpenBLAS and seqgrad's own); results differ in the last bits between "
+                  "thread counts")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--out", o->out,
+                  "Run folder (default: a fresh runs/<time>-<model>-<data>, linked as "
+                  "runs/latest); a folder that holds a run is refused unless --resume");
+  cmd->add_option("--nonfinite", o->nonfinite,
+                  "On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip "
+                  "the batch")
+      ->check(CLI::IsMember({"stop", "skip"}))
+      ->capture_default_str();
+  cmd->add_flag("--detect-anomaly", o->detect_anomaly,
+                "Stop at the first NaN/Inf in forward or backward, naming the op (slow)");
+  cmd->add_flag("--resume", o->resume,
+                "Continue the run in --out from its last state (same options; --steps, "
+                "--time-limit, --eval-every, --patience, --stop-at, --threads may change)");
+  cmd->callback([o] { run_train(*o); });
+}
+
+}  // namespace seqgrad::cli

@@ -1,0 +1,56 @@
+// From text pairs to id batches for the encoder-decoder models, as ../shared/reference/cho.py
+// does it: vocabularies whose ids 0..3 are <pad>, <s>, </s>, <unk>; the source gets EOS appended;
+// the decoder reads BOS + target and predicts target + EOS; PAD fills the rest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tensor/all.h"
+
+namespace seqgrad::data {
+
+inline constexpr std::int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3;
+
+enum class Tokens { Char, Space };  // one token per character, or whitespace-separated tokens
+
+std::vector<std::string> tokenize(const std::string& text, Tokens tokens);
+
+class Vocab {
+ public:
+  Vocab() = default;
+  // The specials, then every distinct token of `texts` in sorted (byte) order.
+  static Vocab build(const std::vector<std::string>& texts, Tokens tokens);
+  // From a stored token list (a checkpoint's); checks the specials are where they must be.
+  explicit Vocab(std::vector<std::string> tokens);
+
+  std::int64_t size() const { return static_cast<std::int64_t>(tokens_.size()); }
+  std::int64_t id(const std::string& token) const;  // kUnk when unknown
+  const std::string& token(std::int64_t id) const;
+  const std::vector<std::string>& tokens() const { return tokens_; }
+
+ private:
+  std::vector<std::string> tokens_;
+  std::map<std::string, std::int64_t> ids_;
+};
+
+struct Pair {
+  std::string source, target;
+};
+
+// Batch-major int64 id tensors, as the reference builds them.
+struct Batch {
+  Tensor src;                         // [B, S]: source ids + EOS, then PAD
+  std::vector<std::int64_t> src_len;  // tokens before the padding (EOS included)
+  Tensor prev;                        // [B, T]: BOS + target ids, then PAD
+  Tensor gold;                        // [B, T]: target ids + EOS, then PAD
+  std::int64_t target_tokens = 0;     // non-PAD entries of gold
+};
+
+Batch make_batch(const std::vector<Pair>& pairs, const Vocab& src_vocab, const Vocab& tgt_vocab,
+                 Tokens src_tokens = Tokens::Char, Tokens tgt_tokens = Tokens::Char);
+
+}  // namespace seqgrad::data
