@@ -26,6 +26,8 @@ struct ClassifyOptions {
   std::int64_t max_steps = 0;  // per epoch; 0: the whole training set
   int threads = default_threads();
   std::uint64_t seed = 0;
+  bool quiet = false;
+  std::int64_t log_every = 0;
 };
 
 // The IDX file for `stem`, gzipped (as Debian ships it) or not.
@@ -87,7 +89,7 @@ void run_classify(const ClassifyOptions& o) {
   if (o.schedule == "cosine")
     trainer.set_schedule(
         std::make_shared<optim::CosineAnnealingLR>(opt, o.epochs * steps_per_epoch));
-  trainer.add_callback(std::make_shared<train::ProgressLog>("img"));
+  trainer.add_callback(std::make_shared<train::ProgressLog>("img", o.log_every, o.quiet));
 
   // Each epoch visits the training set in its own order, drawn from (seed, epoch): any step's
   // batch follows from the step alone.
@@ -146,6 +148,11 @@ void add_classify_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of initialisation and shuffling")->capture_default_str();
+  cmd->add_flag("--quiet", o->quiet, "No progress output (errors and the JSON summary only)");
+  cmd->add_option("--log-every", o->log_every,
+                  "Without a terminal: a progress line every N steps (0: one per epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->callback([o] { run_classify(*o); });
 }
 

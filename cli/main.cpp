@@ -1,4 +1,4 @@
 // seqgrad: the command-line program. `seqgrad --help` lists the subcommands.
-#include "cli/commands.h"
+#include "cli/app.h"
 
 int main(int argc, char** argv) { return seqgrad::cli::run(argc, argv); }

@@ -47,6 +47,8 @@ struct TrainOptions {
   int threads = default_threads();
   std::string out;  // empty: a fresh folder under runs/
   bool resume = false;
+  bool quiet = false;          // no progress output
+  std::int64_t log_every = 0;  // without a terminal: a progress line every N steps (0: per phase)
 };
 
 // Options a resumed run may change; any other change is refused (train::Trainer).
@@ -182,7 +184,7 @@ void run_train(TrainOptions& o) {
                o.model, corpus.name, model.num_parameters(), sv.size(), tv.size(),
                corpus.dev.size(), out.string());
   }));
-  trainer.add_callback(std::make_shared<train::ProgressLog>("tok"));
+  trainer.add_callback(std::make_shared<train::ProgressLog>("tok", o.log_every, o.quiet));
   trainer.add_callback(std::make_shared<train::MetricsLog>(out, "tokens"));
 
   const train::TrainResult r = trainer.fit(
@@ -311,6 +313,11 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--detect-anomaly", o->detect_anomaly,
                 "Stop at the first NaN/Inf in forward or backward, naming the op (slow)");
+  cmd->add_flag("--quiet", o->quiet, "No progress output (errors and the JSON summary only)");
+  cmd->add_option("--log-every", o->log_every,
+                  "Without a terminal: a progress line every N steps (0: one per evaluation)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--resume", o->resume,
                 "Continue the run in --out from its last state (same options; --steps, "
                 "--time-limit, --eval-every, --patience, --stop-at, --threads may change)");

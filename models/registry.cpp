@@ -36,4 +36,17 @@ std::vector<std::string> model_names() {
   return names;
 }
 
+std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
+                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
+                                           Generator* gen) {
+  const ModelSpec& spec = find_model(model);
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(config_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail("model config is not JSON: {}", e.what());
+  }
+  return spec.make(spec.complete(config), src_vocab, tgt_vocab, gen);
+}
+
 }  // namespace seqgrad::models

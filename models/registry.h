@@ -54,6 +54,12 @@ void register_model(ModelSpec spec);
 const ModelSpec& find_model(const std::string& name);
 std::vector<std::string> model_names();  // sorted
 
+// Builds a freshly initialised model from its registered name and config JSON (the checkpoint's
+// "config"; keys the model does not take are ignored).
+std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
+                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
+                                           Generator* gen = nullptr);
+
 // The typed side: the fields of a model's config struct, by member pointer.
 template <class Config>
 class ConfigFields {

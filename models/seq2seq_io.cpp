@@ -29,19 +29,6 @@ std::vector<std::string> json_tokens(const std::string& text, const std::string&
 
 }  // namespace
 
-std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
-                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
-                                           Generator* gen) {
-  const ModelSpec& spec = find_model(model);
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(config_json);
-  } catch (const nlohmann::json::exception& e) {
-    fail("model config is not JSON: {}", e.what());
-  }
-  return spec.make(spec.complete(config), src_vocab, tgt_vocab, gen);
-}
-
 LoadedModel load_model(const std::string& path) {
   return load_model(nn::load_safetensors(path), path);
 }

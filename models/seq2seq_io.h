@@ -8,6 +8,7 @@
 
 #include "data/seq2seq_batch.h"
 #include "models/encoder_decoder.h"
+#include "models/registry.h"
 #include "nn/checkpoint.h"
 
 namespace seqgrad::models {
@@ -20,12 +21,6 @@ struct LoadedModel {
   std::shared_ptr<EncoderDecoder> net;
   std::int64_t step = 0;  // training steps, when the checkpoint says
 };
-
-// Builds a freshly initialised model from its registered name and config JSON (the checkpoint's
-// "config"; keys the model does not take are ignored).
-std::shared_ptr<EncoderDecoder> make_model(const std::string& model, const std::string& config_json,
-                                           std::int64_t src_vocab, std::int64_t tgt_vocab,
-                                           Generator* gen = nullptr);
 
 // Validates the metadata (format, model, config, vocabularies) and the tensors before building
 // the model; any problem is an Error naming the file.

@@ -9,12 +9,14 @@ namespace seqgrad::train {
 // --- ProgressLog -------------------------------------------------------------------------------
 
 void ProgressLog::on_train_begin(const Trainer& t) {
-  if (t.progress().step > 0) fmt::print(stderr, "resuming at step {}\n", t.progress().step);
+  if (!quiet_ && t.progress().step > 0)
+    fmt::print(stderr, "resuming at step {}\n", t.progress().step);
 }
 
 void ProgressLog::on_phase_begin(const Trainer&, std::int64_t first_step, std::int64_t last_step) {
+  if (quiet_) return;
   bar_ = std::make_unique<Progress>(fmt::format("steps {}-{}", first_step, last_step),
-                                    last_step - first_step + 1, unit_);
+                                    last_step - first_step + 1, unit_, log_every_);
   first_step_ = first_step;
   weighted_loss_ = 0;
   items_ = 0;
@@ -38,9 +40,37 @@ void ProgressLog::on_phase_end(const Trainer&, const PhaseReport& r) {
 }
 
 void ProgressLog::on_evaluation(const Trainer& t, const Evaluation& e, bool) {
+  if (quiet_) return;
   std::string line = fmt::format("step {}: dev loss {:.4f}", t.progress().step, e.loss);
   for (const auto& [name, value] : e.metrics) line += fmt::format(", {} {:.4f}", name, value);
   fmt::print(stderr, "{}\n", line);
+}
+
+void ProgressLog::on_train_end(const Trainer& t, const TrainResult& r) {
+  if (!quiet_) fmt::print(stderr, "stopped at step {}: {}\n", r.progress.step, describe_stop(t, r));
+}
+
+std::string describe_stop(const Trainer& t, const TrainResult& r) {
+  const TrainerOptions& o = t.options();
+  switch (r.reason) {
+    case StopReason::Steps:
+      return fmt::format("reached the step limit ({})", o.max_steps);
+    case StopReason::Epochs:
+      return fmt::format("reached the epoch limit ({})", o.max_epochs);
+    case StopReason::TimeLimit:
+      return fmt::format(
+          "the time limit ({} s, training and evaluation) left no room for another "
+          "phase",
+          o.time_limit);
+    case StopReason::EarlyStopping:
+      return fmt::format("early stopping: no lower dev loss than {:.4f} in {} evaluations",
+                         r.progress.best_loss, o.patience);
+    case StopReason::TargetReached:
+      return fmt::format("the dev score reached the target ({})", o.stop_at);
+    case StopReason::Interrupted:
+      return "interrupted";
+  }
+  return "unknown";
 }
 
 // --- MetricsLog --------------------------------------------------------------------------------

@@ -13,12 +13,15 @@
 
 namespace seqgrad::train {
 
-// A progress bar per phase (plain lines when stderr is not a terminal) and one line per
-// evaluation: "step 200: dev loss 0.1234, sequence_accuracy 0.8710". `unit` names the items
-// ("tok", "img").
+// On stderr: a progress bar per phase (on a terminal; elsewhere a line every `log_every` steps and
+// one at the end of the phase), a line per evaluation ("step 200: dev loss 0.1234,
+// sequence_accuracy 0.8710") and one saying why training stopped. `unit` names the items ("tok",
+// "img"). Quiet: nothing.
 class ProgressLog : public Callback {
  public:
-  explicit ProgressLog(std::string unit) : unit_(std::move(unit)) {}
+  explicit ProgressLog(std::string unit, std::int64_t log_every = 0, bool quiet = false)
+      : unit_(std::move(unit)), log_every_(log_every), quiet_(quiet) {}
+  void on_train_end(const Trainer& t, const TrainResult& r) override;
   void on_train_begin(const Trainer& t) override;
   void on_phase_begin(const Trainer&, std::int64_t first_step, std::int64_t last_step) override;
   void on_step_end(const Trainer&, const StepReport& r) override;
@@ -27,6 +30,8 @@ class ProgressLog : public Callback {
 
  private:
   std::string unit_;
+  std::int64_t log_every_;
+  bool quiet_;
   std::unique_ptr<Progress> bar_;
   std::int64_t first_step_ = 1;
   double weighted_loss_ = 0;
@@ -51,6 +56,10 @@ class MetricsLog : public Callback {
   PhaseReport last_phase_;
   bool header_written_ = false;
 };
+
+// Why training stopped, in words: "reached max_steps (2000)", "early stopping: no lower dev loss
+// in 3 evaluations", ...
+std::string describe_stop(const Trainer& t, const TrainResult& r);
 
 // Calls `f` once training starts (after a resumed run's state was read and checked).
 class AtTrainBegin : public Callback {

@@ -7,10 +7,11 @@ namespace seqgrad::train {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
-Progress::Progress(std::string label, std::int64_t total, std::string unit)
+Progress::Progress(std::string label, std::int64_t total, std::string unit, std::int64_t log_every)
     : label_(std::move(label)),
       unit_(std::move(unit)),
       total_(total),
+      log_every_(log_every),
       tty_(stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
@@ -46,10 +47,7 @@ void Progress::update(std::int64_t step, std::int64_t items, const std::string& 
                items_per_second(), unit_, clock(eta));
     return;
   }
-  // Plain output: one line per tenth of the phase.
-  const std::int64_t tenth = total_ > 0 ? step * 10 / total_ : 10;
-  if (tenth == last_plain_) return;
-  last_plain_ = tenth;
+  if (log_every_ <= 0 || step % log_every_ != 0 || step == total_) return;
   fmt::print(stderr, "{} {:>3.0f}%  {}  {:.0f} {}/s  ETA {}\n", label_, done * 100, metrics,
              items_per_second(), unit_, clock(eta));
 }

@@ -1,5 +1,5 @@
-// Training progress: a one-line bar redrawn in place on a terminal, plain lines otherwise
-// (logs, CI, pipes), so the output is readable in both.
+// Training progress: a one-line bar redrawn in place on a terminal; elsewhere (logs, CI, pipes) a
+// plain line every `log_every` steps (0: none) and one when the phase ends.
 #pragma once
 
 #include <chrono>
@@ -10,8 +10,8 @@ namespace seqgrad::train {
 
 class Progress {
  public:
-  // `total` steps in this phase; `label` prefixes each line (e.g. "epoch 1/3").
-  Progress(std::string label, std::int64_t total, std::string unit);
+  // `total` steps in this phase; `label` prefixes each line (e.g. "steps 1-200").
+  Progress(std::string label, std::int64_t total, std::string unit, std::int64_t log_every = 0);
   // Call after each step with the items it processed and the metrics to show.
   void update(std::int64_t step, std::int64_t items, const std::string& metrics);
   // Ends the phase (a newline after the bar on a terminal).
@@ -21,7 +21,7 @@ class Progress {
 
  private:
   std::string label_, unit_;
-  std::int64_t total_, items_ = 0, last_plain_ = -1;
+  std::int64_t total_, log_every_, items_ = 0;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

@@ -11,13 +11,13 @@ using namespace seqgrad;
 using namespace seqgrad::testing;
 
 namespace {
-Variable leaf(const std::vector<double>& values, const Dims& shape) {
+Variable versioned_leaf(const std::vector<double>& values, const Dims& shape) {
   return Variable(f64(values, shape), /*requires_grad=*/true);
 }
 }  // namespace
 
 TEST_CASE("version: modifying tanh's saved output before backward throws naming tanh") {
-  const Variable x = leaf({0.1, 0.2, 0.3}, {3});
+  const Variable x = versioned_leaf({0.1, 0.2, 0.3}, {3});
   const Variable y = tanh(x);
   y.value().add_(1.0);
   CHECK_THROWS_WITH_AS(sum(y).backward(), doctest::Contains("'tanh'"), Error);
@@ -27,8 +27,8 @@ TEST_CASE("version: modifying tanh's saved output before backward throws naming 
 }
 
 TEST_CASE("version: modifying an input that mul saved throws naming mul") {
-  const Variable x = leaf({1, 2, 3}, {3});
-  const Variable w = leaf({4, 5, 6}, {3});
+  const Variable x = versioned_leaf({1, 2, 3}, {3});
+  const Variable w = versioned_leaf({4, 5, 6}, {3});
   const Variable y = x * w;
   SUBCASE("through the tensor") { x.value().mul_(2.0); }
   SUBCASE("through the Variable, under NoGradGuard (as an optimiser would)") {
@@ -66,7 +66,7 @@ TEST_CASE("version: every op that saves a tensor detects its modification") {
   };
   for (const Case& c : cases) {
     INFO(std::string(c.name));
-    const Variable x = leaf({0.5, 1.5, 2.5}, {3});
+    const Variable x = versioned_leaf({0.5, 1.5, 2.5}, {3});
     const Variable y = c.fn(x);
     // The op saved its input, its output, or both: change both.
     x.value().add_(0.25);
@@ -77,8 +77,8 @@ TEST_CASE("version: every op that saves a tensor detects its modification") {
 }
 
 TEST_CASE("version: binary ops that save their operands") {
-  const Variable a = leaf({1, 2}, {2});
-  const Variable b = leaf({3, 4}, {2});
+  const Variable a = versioned_leaf({1, 2}, {2});
+  const Variable b = versioned_leaf({3, 4}, {2});
   SUBCASE("div (saves b and the output)") {
     const Variable y = a / b;
     b.value().add_(1.0);
@@ -90,7 +90,7 @@ TEST_CASE("version: binary ops that save their operands") {
     CHECK_THROWS_WITH_AS(sum(y).backward(), doctest::Contains("'maximum'"), Error);
   }
   SUBCASE("matmul") {
-    const Variable m = leaf({1, 2, 3, 4}, {2, 2});
+    const Variable m = versioned_leaf({1, 2, 3, 4}, {2, 2});
     const Variable y = matmul(m, b);
     b.value().mul_(2.0);
     CHECK_THROWS_WITH_AS(sum(y).backward(), doctest::Contains("'matmul'"), Error);
@@ -98,7 +98,7 @@ TEST_CASE("version: binary ops that save their operands") {
 }
 
 TEST_CASE("version: modifying after backward is fine") {
-  const Variable x = leaf({0.0, 0.5}, {2});
+  const Variable x = versioned_leaf({0.0, 0.5}, {2});
   const Variable y = tanh(x);
   sum(y).backward();
   y.value().add_(1.0);  // no longer needed by anything
@@ -107,7 +107,7 @@ TEST_CASE("version: modifying after backward is fine") {
 }
 
 TEST_CASE("version: modifying between two backward passes of a retained graph") {
-  const Variable x = leaf({1, 2}, {2});
+  const Variable x = versioned_leaf({1, 2}, {2});
   const Variable y = exp(x);
   sum(y).backward({}, /*retain_graph=*/true);
   y.value().mul_(2.0);
@@ -116,8 +116,8 @@ TEST_CASE("version: modifying between two backward passes of a retained graph") 
 
 TEST_CASE("version: ops that save nothing are unaffected by modification of their inputs") {
   // add's gradient does not depend on the values, so nothing was saved and nothing can go stale.
-  const Variable x = leaf({1, 2}, {2});
-  const Variable w = leaf({3, 4}, {2});
+  const Variable x = versioned_leaf({1, 2}, {2});
+  const Variable w = versioned_leaf({3, 4}, {2});
   const Variable y = x + w;
   x.value().add_(10.0);
   sum(y * 2.0).backward();
@@ -126,7 +126,7 @@ TEST_CASE("version: ops that save nothing are unaffected by modification of thei
 }
 
 TEST_CASE("version: the saved index of index_select and gather is guarded too") {
-  const Variable x = leaf({1, 2, 3}, {3});
+  const Variable x = versioned_leaf({1, 2, 3}, {3});
   const Tensor index = i64({2, 0}, {2});
   const Variable y = index_select(x, 0, index);
   index.fill_(1.0);

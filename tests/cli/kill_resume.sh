@@ -75,7 +75,7 @@ echo "kill and resume: $rounds rounds, $kills kills, identical parameters every 
 "$seqgrad" train "${args[@]}" --out "$tmp/int" > "$tmp/log" 2>&1 &
 pid=$!
 sleep "$((duration_ms / 2000)).$(printf '%03d' $((duration_ms / 2 % 1000)))"
-kill -INT "$pid"
+kill -INT "$pid" 2> /dev/null || true  # it may have finished already
 status=0
 wait "$pid" || status=$?
 if [ "$status" -ne 130 ] && [ "$status" -ne 0 ]; then

@@ -17,10 +17,10 @@ using Vars = std::vector<Variable>;
 namespace {
 
 constexpr std::int64_t B = 3, S = 4, A = 3, D = 5;
-const std::vector<std::int64_t> kRagged = {2, 4, 1};
+const std::vector<std::int64_t> kRaggedLengths = {2, 4, 1};
 
 // e_bj = v . tanh(keys_bj + q_b), softmax over j < L_b, context_b = sum_j alpha_bj values_bj.
-Variable composed(const Vars& x, const std::vector<std::int64_t>& lengths) {
+Variable composed_attention(const Vars& x, const std::vector<std::int64_t>& lengths) {
   const std::int64_t batch = x[1].size(0), positions = x[1].size(1);
   std::vector<double> mask(static_cast<std::size_t>(batch * positions), 0.0);
   for (std::int64_t b = 0; b < batch; ++b)
@@ -41,7 +41,7 @@ std::vector<Tensor> inputs(DType dtype, Generator& gen) {
 
 TEST_CASE("gradcheck: additive_attention") {
   Generator gen(81);
-  for (const auto& lengths : {std::vector<std::int64_t>{S, S, S}, kRagged}) {
+  for (const auto& lengths : {std::vector<std::int64_t>{S, S, S}, kRaggedLengths}) {
     CAPTURE(lengths[0]);
     CHECK_GRADCHECK(
         [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], lengths); },
@@ -53,13 +53,13 @@ TEST_CASE("additive_attention: output and gradients equal the composed equations
   Generator gen(82);
   const std::vector<Tensor> in = inputs(kFloat64, gen);
   const Tensor weights = randn({B, D}, kFloat64, &gen);
-  for (const auto& lengths : {std::vector<std::int64_t>{S, S, S}, kRagged}) {
+  for (const auto& lengths : {std::vector<std::int64_t>{S, S, S}, kRaggedLengths}) {
     CAPTURE(lengths[0]);
     const auto fused = output_and_grads(in, weights, [&](const Vars& v) {
       return F::additive_attention(v[0], v[1], v[2], v[3], lengths);
     });
-    const auto reference =
-        output_and_grads(in, weights, [&](const Vars& v) { return composed(v, lengths); });
+    const auto reference = output_and_grads(
+        in, weights, [&](const Vars& v) { return composed_attention(v, lengths); });
     for (std::size_t i = 0; i < fused.size(); ++i) {
       CAPTURE(i);
       expect_close(fused[i], reference[i], 1e-10, 1e-12);
@@ -71,11 +71,13 @@ TEST_CASE("additive_attention: padding positions change nothing and get no gradi
   Generator gen(83);
   std::vector<Tensor> in = inputs(kFloat64, gen);
   const Tensor weights = randn({B, D}, kFloat64, &gen);
-  auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], kRagged); };
+  auto op = [&](const Vars& v) {
+    return F::additive_attention(v[0], v[1], v[2], v[3], kRaggedLengths);
+  };
   const auto before = output_and_grads(in, weights, op);
   // Overwrite every padding position of keys and values with huge values.
   for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t j = kRagged[static_cast<std::size_t>(b)]; j < S; ++j) {
+    for (std::int64_t j = kRaggedLengths[static_cast<std::size_t>(b)]; j < S; ++j) {
       in[1].select(0, b).select(0, j).fill_(1e6);
       in[3].select(0, b).select(0, j).fill_(-1e6);
     }
@@ -85,7 +87,7 @@ TEST_CASE("additive_attention: padding positions change nothing and get no gradi
     expect_close(after[i], before[i], 0.0, 0.0);
   }
   for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t j = kRagged[static_cast<std::size_t>(b)]; j < S; ++j) {
+    for (std::int64_t j = kRaggedLengths[static_cast<std::size_t>(b)]; j < S; ++j) {
       CHECK(amax(abs(after[2].select(0, b).select(0, j))).item() == 0.0);  // dkeys
       CHECK(amax(abs(after[4].select(0, b).select(0, j))).item() == 0.0);  // dvalues
     }
@@ -97,7 +99,9 @@ TEST_CASE("additive_attention: float32 agrees with float64") {
   std::vector<Tensor> in32;
   for (const Tensor& t : in64) in32.push_back(t.to(kFloat32));
   const Tensor weights = randn({B, D}, kFloat64, &gen);
-  auto op = [&](const Vars& v) { return F::additive_attention(v[0], v[1], v[2], v[3], kRagged); };
+  auto op = [&](const Vars& v) {
+    return F::additive_attention(v[0], v[1], v[2], v[3], kRaggedLengths);
+  };
   const auto r64 = output_and_grads(in64, weights, op);
   const auto r32 = output_and_grads(in32, weights.to(kFloat32), op);
   for (std::size_t i = 0; i < r64.size(); ++i) {
@@ -144,11 +148,12 @@ TEST_CASE("additive_attention: bad shapes, dtypes and lengths are errors naming 
                        doctest::Contains("outside [1, 4]"), Error);
   CHECK_THROWS_WITH_AS(F::additive_attention(q, keys, v, values, {2, 3}),
                        doctest::Contains("2 lengths for a batch of 3"), Error);
-  CHECK_THROWS_WITH_AS(
-      F::additive_attention(q, keys, Variable(randn({A + 1}, kFloat64, &gen)), values, kRagged),
-      doctest::Contains("additive_attention: shapes do not agree"), Error);
-  CHECK_THROWS_WITH_AS(F::additive_attention(q, keys.select(0, 0), v, values, kRagged),
+  CHECK_THROWS_WITH_AS(F::additive_attention(q, keys, Variable(randn({A + 1}, kFloat64, &gen)),
+                                             values, kRaggedLengths),
+                       doctest::Contains("additive_attention: shapes do not agree"), Error);
+  CHECK_THROWS_WITH_AS(F::additive_attention(q, keys.select(0, 0), v, values, kRaggedLengths),
                        doctest::Contains("keys [B, S, A]"), Error);
-  CHECK_THROWS_WITH_AS(F::additive_attention(Variable(t[0].to(kFloat32)), keys, v, values, kRagged),
-                       doctest::Contains("one floating dtype"), Error);
+  CHECK_THROWS_WITH_AS(
+      F::additive_attention(Variable(t[0].to(kFloat32)), keys, v, values, kRaggedLengths),
+      doctest::Contains("one floating dtype"), Error);
 }

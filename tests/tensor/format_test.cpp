@@ -7,20 +7,20 @@
 using namespace seqgrad;
 
 namespace {
-bool contains(const std::string& s, const std::string& part) {
+bool has_text(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 }  // namespace
 
 TEST_CASE("format: a small float32 matrix shows values, shape and dtype") {
   const std::string s = fmt::format("{}", tensor({1, 2, 3, 4}, {2, 2}));
-  CHECK(contains(s, "1.0000"));
-  CHECK(contains(s, "2.0000"));
-  CHECK(contains(s, "3.0000"));
-  CHECK(contains(s, "4.0000"));
-  CHECK(contains(s, "shape=[2, 2]"));
-  CHECK(contains(s, "dtype=float32"));
-  CHECK_FALSE(contains(s, "..."));
+  CHECK(has_text(s, "1.0000"));
+  CHECK(has_text(s, "2.0000"));
+  CHECK(has_text(s, "3.0000"));
+  CHECK(has_text(s, "4.0000"));
+  CHECK(has_text(s, "shape=[2, 2]"));
+  CHECK(has_text(s, "dtype=float32"));
+  CHECK_FALSE(has_text(s, "..."));
   CHECK(s ==
         "tensor([[1.0000, 2.0000],\n"
         "        [3.0000, 4.0000]], shape=[2, 2], dtype=float32)");
@@ -57,39 +57,39 @@ TEST_CASE("format: special values and exponent notation") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   const std::string s = fmt::format("{}", tensor({nan, inf, -inf, 1}));
-  CHECK(contains(s, "nan"));
-  CHECK(contains(s, "inf"));
-  CHECK(contains(s, "-inf"));
-  CHECK(contains(s, "1.0000"));
+  CHECK(has_text(s, "nan"));
+  CHECK(has_text(s, "inf"));
+  CHECK(has_text(s, "-inf"));
+  CHECK(has_text(s, "1.0000"));
   // Tiny next to ordinary values: fixed notation would show 0.0000.
   const std::string e = fmt::format("{}", tensor({1e-5, 1}, {}, kFloat64));
-  CHECK(contains(e, "1.0000e-05"));
-  CHECK(contains(e, "1.0000e+00"));
-  CHECK(contains(fmt::format("{}", tensor({3e9}, {}, kFloat64)), "3.0000e+09"));
+  CHECK(has_text(e, "1.0000e-05"));
+  CHECK(has_text(e, "1.0000e+00"));
+  CHECK(has_text(fmt::format("{}", tensor({3e9}, {}, kFloat64)), "3.0000e+09"));
 }
 
 TEST_CASE("format: large tensors are summarised with ...") {
   const std::string s = fmt::format("{}", arange(0.0, 2000.0, 1.0, kFloat32));
-  CHECK(contains(s, "..."));
-  CHECK(contains(s, "0.0000"));
-  CHECK(contains(s, "2.0000"));
-  CHECK(contains(s, "1997.0000"));
-  CHECK(contains(s, "1999.0000"));
-  CHECK_FALSE(contains(s, "3.0000,"));
-  CHECK_FALSE(contains(s, "1000.0000"));
-  CHECK(contains(s, "shape=[2000]"));
+  CHECK(has_text(s, "..."));
+  CHECK(has_text(s, "0.0000"));
+  CHECK(has_text(s, "2.0000"));
+  CHECK(has_text(s, "1997.0000"));
+  CHECK(has_text(s, "1999.0000"));
+  CHECK_FALSE(has_text(s, "3.0000,"));
+  CHECK_FALSE(has_text(s, "1000.0000"));
+  CHECK(has_text(s, "shape=[2000]"));
   CHECK(s.size() < 200);
 
   const std::string m = fmt::format("{}", arange(0.0, 10000.0, 1.0, kInt64).view({100, 100}));
-  CHECK(contains(m, "..."));
-  CHECK(contains(m, "9999"));
-  CHECK(contains(m, "shape=[100, 100]"));
-  CHECK(contains(m, "dtype=int64"));
-  CHECK_FALSE(contains(m, "5050"));
+  CHECK(has_text(m, "..."));
+  CHECK(has_text(m, "9999"));
+  CHECK(has_text(m, "shape=[100, 100]"));
+  CHECK(has_text(m, "dtype=int64"));
+  CHECK_FALSE(has_text(m, "5050"));
   CHECK(m.size() < 600);
 
   // Exactly at the limit (1000 elements) nothing is elided.
-  CHECK_FALSE(contains(fmt::format("{}", zeros({1000})), "..."));
+  CHECK_FALSE(has_text(fmt::format("{}", zeros({1000})), "..."));
 }
 
 TEST_CASE("format: Dims and DType") {

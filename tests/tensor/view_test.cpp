@@ -6,7 +6,7 @@ using seqgrad::testing::expect_values;
 
 namespace {
 // 0, 1, ..., n-1 as float32 in the given shape.
-Tensor iota(const Dims& shape) {
+Tensor iota_tensor(const Dims& shape) {
   return arange(0.0, static_cast<double>(shape.numel()), 1.0, kFloat32).view(shape);
 }
 }  // namespace
@@ -26,7 +26,7 @@ TEST_CASE("view: metadata of a contiguous tensor") {
 }
 
 TEST_CASE("view: reshape and view share storage, one dim may be -1") {
-  Tensor x = iota({2, 6});
+  Tensor x = iota_tensor({2, 6});
   Tensor v = x.view({3, 4});
   CHECK(v.storage() == x.storage());
   CHECK(v.strides() == Dims{4, 1});
@@ -56,7 +56,7 @@ TEST_CASE("view: reshape and view share storage, one dim may be -1") {
 }
 
 TEST_CASE("view: view of a non-contiguous tensor fails, reshape copies instead") {
-  Tensor x = iota({2, 3});
+  Tensor x = iota_tensor({2, 3});
   Tensor xt = x.t();
   CHECK_FALSE(xt.is_contiguous());
   CHECK_THROWS_WITH_AS(xt.view({6}), doctest::Contains("view"), Error);
@@ -73,7 +73,7 @@ TEST_CASE("view: view of a non-contiguous tensor fails, reshape copies instead")
   CHECK(xt.view({1, 3, 2}).storage() == x.storage());
 
   // A view that only splits a dim that is itself contiguous still works without copying.
-  Tensor n = iota({4, 4}).narrow(1, 0, 2);  // [4, 2] with strides [4, 1]
+  Tensor n = iota_tensor({4, 4}).narrow(1, 0, 2);  // [4, 2] with strides [4, 1]
   Tensor nv = n.view({2, 2, 2});
   CHECK(nv.storage() == n.storage());
   CHECK(nv.strides() == Dims{8, 4, 1});
@@ -84,7 +84,7 @@ TEST_CASE("view: view of a non-contiguous tensor fails, reshape copies instead")
 }
 
 TEST_CASE("view: transpose, t and permute swap strides without copying") {
-  Tensor x = iota({2, 3});
+  Tensor x = iota_tensor({2, 3});
   Tensor t = x.t();
   CHECK(t.storage() == x.storage());
   CHECK(t.shape() == Dims{3, 2});
@@ -94,7 +94,7 @@ TEST_CASE("view: transpose, t and permute swap strides without copying") {
   expect_values(x.transpose(-1, -2), {3, 2}, {0, 3, 1, 4, 2, 5});
   CHECK(tensor({1, 2, 3}).t().shape() == Dims{3});  // t() of a 1-D tensor is itself
 
-  Tensor y = iota({2, 3, 4});
+  Tensor y = iota_tensor({2, 3, 4});
   Tensor p = y.permute({2, 0, 1});
   CHECK(p.storage() == y.storage());
   CHECK(p.shape() == Dims{4, 2, 3});
@@ -111,7 +111,7 @@ TEST_CASE("view: transpose, t and permute swap strides without copying") {
 }
 
 TEST_CASE("view: narrow, slice with a step, and select") {
-  Tensor x = iota({3, 4});
+  Tensor x = iota_tensor({3, 4});
   Tensor n = x.narrow(1, 1, 2);
   CHECK(n.storage() == x.storage());
   CHECK(n.offset() == 1);
@@ -145,7 +145,7 @@ TEST_CASE("view: narrow, slice with a step, and select") {
 }
 
 TEST_CASE("view: unsqueeze and squeeze") {
-  Tensor x = iota({2, 3});
+  Tensor x = iota_tensor({2, 3});
   Tensor u0 = x.unsqueeze(0);
   CHECK(u0.shape() == Dims{1, 2, 3});
   CHECK(u0.storage() == x.storage());
@@ -197,7 +197,7 @@ TEST_CASE("view: expand uses stride 0 and reads the same element") {
 }
 
 TEST_CASE("view: contiguous and clone") {
-  Tensor x = iota({2, 3});
+  Tensor x = iota_tensor({2, 3});
   CHECK(x.contiguous().storage() == x.storage());  // already contiguous: itself
 
   Tensor t = x.t();
@@ -219,7 +219,7 @@ TEST_CASE("view: contiguous and clone") {
   expect_values(k, {2, 3}, {5, 5, 5, 5, 5, 5});
 
   // Cloning a view copies only the view's elements.
-  Tensor base = iota({4, 4});
+  Tensor base = iota_tensor({4, 4});
   Tensor v = base.narrow(0, 1, 2).narrow(1, 2, 2).clone();
   CHECK(v.offset() == 0);
   CHECK(v.storage()->nbytes() == 4 * sizeof(float));
@@ -227,7 +227,7 @@ TEST_CASE("view: contiguous and clone") {
 }
 
 TEST_CASE("view: as_strided reads the storage directly and checks bounds") {
-  Tensor x = iota({6});
+  Tensor x = iota_tensor({6});
   Tensor a = x.as_strided({2, 2}, {3, 1}, 1);
   CHECK(a.storage() == x.storage());
   expect_values(a, {2, 2}, {1, 2, 4, 5});

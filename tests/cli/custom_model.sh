@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A model defined in one file outside the program (examples/custom_model.cpp, built as a plugin)
+# is trained by `seqgrad train --model bag`, learns its task, and its checkpoint works with eval,
+# translate and info given the same plugin; without it, the checkpoint's model is named as unknown.
+# Usage: custom_model.sh path/to/seqgrad path/to/libcustom_model.so
+set -eu
+seqgrad="$1"
+plugin="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$seqgrad" --plugin "$plugin" train --help | grep -q -- "--model TEXT:{attention,bag,cho,seq2seq}"
+"$seqgrad" --plugin "$plugin" train --model bag --task sort --min-len 3 --max-len 6 --emb 16 \
+  --hidden 64 --lr 3e-3 --steps 400 --eval-every 400 --threads 1 --out "$tmp/bag" \
+  > "$tmp/summary.json" 2> "$tmp/log"
+# Sorting 3-6 letters from a bag of embeddings: well over half of the held-out set exactly right.
+grep -q '"stop_reason":"steps"' "$tmp/summary.json"
+accuracy=$(sed 's/.*"dev_sequence_accuracy":\([0-9.]*\).*/\1/' "$tmp/summary.json")
+awk -v a="$accuracy" 'BEGIN { exit !(a > 0.5) }' || {
+  echo "bag on sort: only $accuracy exactly right"
+  exit 1
+}
+"$seqgrad" --plugin "$plugin" eval --checkpoint "$tmp/bag/best.safetensors" --task sort > /dev/null 2>&1
+[ "$(echo cab | "$seqgrad" --plugin "$plugin" translate --checkpoint "$tmp/bag/best.safetensors")" = abc ]
+"$seqgrad" --plugin "$plugin" info --checkpoint "$tmp/bag/last.safetensors" | grep -q "^model  *bag"
+if "$seqgrad" info --checkpoint "$tmp/bag/last.safetensors" 2> "$tmp/err"; then
+  echo "a checkpoint of a plugin's model loaded without the plugin"
+  exit 1
+fi
+grep -q "unknown model 'bag' (known: attention, cho, seq2seq)" "$tmp/err"
+echo "custom model: trained, evaluated and decoded through the plugin"
