@@ -1,6 +1,8 @@
 #include <dlfcn.h>
 #include <fmt/core.h>
 
+#include <ctime>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -9,6 +11,24 @@
 #include "tensor/error.h"
 
 namespace seqgrad::cli {
+
+std::filesystem::path fresh_run_folder(const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  const std::filesystem::path runs("runs");
+  std::filesystem::path dir = runs / fmt::format("{}-{}", stamp, name);
+  for (int i = 2; std::filesystem::exists(dir); ++i)
+    dir = runs / fmt::format("{}-{}-{}", stamp, name, i);
+  std::filesystem::create_directories(dir);
+  // runs/latest is a convenience: a symlink is moved to the new run, anything else left alone.
+  const std::filesystem::path latest = runs / "latest";
+  std::error_code ec;
+  if (std::filesystem::is_symlink(latest)) std::filesystem::remove(latest, ec);
+  if (!std::filesystem::exists(latest))
+    std::filesystem::create_directory_symlink(dir.filename(), latest, ec);
+  return dir;
+}
 
 int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();

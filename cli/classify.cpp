@@ -1,9 +1,11 @@
-// `seqgrad classify --dataset fashion-mnist`: trains the CNN of models/cnn.h with SGD + momentum,
-// reports test accuracy after every epoch, and ends with one JSON line.
+// `seqgrad classify --dataset fashion-mnist`: trains the CNN of models/cnn.h with SGD + momentum
+// through the Trainer, evaluates on the test set after every epoch, writes the run folder
+// (checkpoints that `seqgrad eval` reads, metrics, the resume state) and ends with one JSON line.
 #include <fmt/core.h>
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "data/idx.h"
@@ -28,7 +30,17 @@ struct ClassifyOptions {
   std::uint64_t seed = 0;
   bool quiet = false;
   std::int64_t log_every = 0;
+  std::string out;  // empty: a fresh folder under runs/
+  bool resume = false;
 };
+
+// What a checkpoint of this command says about itself: `seqgrad eval` finds the classifier path
+// by the "kind".
+constexpr const char* kKind = "image-classifier";
+constexpr const char* kModel = "fashion_cnn";
+
+// Standardised with the training set's pixel mean and std (Fashion-MNIST: 0.2860, 0.3530).
+constexpr double kPixelMean = 0.2860, kPixelStd = 0.3530;
 
 // The IDX file for `stem`, gzipped (as Debian ships it) or not.
 std::string find_file(const std::string& dir, const std::string& stem) {
@@ -38,6 +50,13 @@ std::string find_file(const std::string& dir, const std::string& stem) {
   }
   fail("classify: {} not found in {} (install Debian's dataset-fashion-mnist, or pass --data-dir)",
        stem, dir);
+}
+
+// "train" or "t10k" of Fashion-MNIST.
+data::ImageDataset load_split(const std::string& dir, const std::string& split) {
+  return data::load_image_dataset(find_file(dir, split + "-images-idx3-ubyte"),
+                                  find_file(dir, split + "-labels-idx1-ubyte"), 10, kPixelMean,
+                                  kPixelStd);
 }
 
 // Mean cross-entropy and accuracy on a whole set.
@@ -64,32 +83,48 @@ void run_classify(const ClassifyOptions& o) {
   check(o.lr > 0 && std::isfinite(o.lr), "classify: --lr must be positive, got {}", o.lr);
   set_num_threads(o.threads, models::kFashionCnnBlasThreads);
 
-  // Standardised with the training set's pixel mean and std (Fashion-MNIST: 0.2860, 0.3530).
-  const double mean = 0.2860, std = 0.3530;
-  const data::ImageDataset train =
-      data::load_image_dataset(find_file(o.data_dir, "train-images-idx3-ubyte"),
-                               find_file(o.data_dir, "train-labels-idx1-ubyte"), 10, mean, std);
-  const data::ImageDataset test =
-      data::load_image_dataset(find_file(o.data_dir, "t10k-images-idx3-ubyte"),
-                               find_file(o.data_dir, "t10k-labels-idx1-ubyte"), 10, mean, std);
-  fmt::print(stderr, "fashion-mnist: {} training and {} test images\n", train.labels.numel(),
-             test.labels.numel());
+  const data::ImageDataset train = load_split(o.data_dir, "train");
+  const data::ImageDataset test = load_split(o.data_dir, "t10k");
+  if (!o.quiet)
+    fmt::print(stderr, "fashion-mnist: {} training and {} test images\n", train.labels.numel(),
+               test.labels.numel());
 
   Generator gen(o.seed);
   auto net = models::make_fashion_cnn(&gen);
-  fmt::print(stderr, "{}", net->summary(Dims{1, 1, 28, 28}));
+  if (!o.quiet) fmt::print(stderr, "{}", net->summary(Dims{1, 1, 28, 28}));
   optim::SGD opt(net->parameters(), {.lr = o.lr, .momentum = o.momentum});
   const std::int64_t n = train.labels.numel();
   const std::int64_t full_epoch = (n + o.batch - 1) / o.batch;
   // --max-steps shortens each epoch (for benchmarks, as bench/torch_cnn.py --max-steps).
   const std::int64_t steps_per_epoch =
       o.max_steps > 0 ? std::min(o.max_steps, full_epoch) : full_epoch;
+  const std::filesystem::path out = o.out.empty()
+                                        ? fresh_run_folder(fmt::format("cnn-{}", o.dataset))
+                                        : std::filesystem::path(o.out);
+  const nlohmann::json options = {{"dataset", o.dataset},     {"epochs", o.epochs},
+                                  {"batch", o.batch},         {"lr", o.lr},
+                                  {"momentum", o.momentum},   {"schedule", o.schedule},
+                                  {"max_steps", o.max_steps}, {"seed", o.seed},
+                                  {"threads", o.threads}};
   train::Trainer trainer(*net, opt, gen,
-                         {.max_epochs = o.epochs, .steps_per_epoch = steps_per_epoch});
+                         {.max_epochs = o.epochs,
+                          .steps_per_epoch = steps_per_epoch,
+                          .out = out,
+                          .resume = o.resume,
+                          .config = options,
+                          .may_change_on_resume = {"epochs", "threads"},
+                          .checkpoint_metadata = {{"format", "seqgrad-checkpoint"},
+                                                  {"kind", kKind},
+                                                  {"model", kModel},
+                                                  {"dataset", o.dataset},
+                                                  {"config", "{}"},
+                                                  {"options", options.dump()}},
+                          .handle_signals = true});
   if (o.schedule == "cosine")
     trainer.set_schedule(
         std::make_shared<optim::CosineAnnealingLR>(opt, o.epochs * steps_per_epoch));
   trainer.add_callback(std::make_shared<train::ProgressLog>("img", o.log_every, o.quiet));
+  trainer.add_callback(std::make_shared<train::MetricsLog>(out, "images"));
 
   // Each epoch visits the training set in its own order, drawn from (seed, epoch): any step's
   // batch follows from the step alone.
@@ -114,15 +149,43 @@ void run_classify(const ClassifyOptions& o) {
         const auto [loss, acc] = evaluate(*net, test);
         return train::Evaluation{.loss = loss, .score = acc, .metrics = {{"accuracy", acc}}};
       });
+  if (r.reason == train::StopReason::Interrupted) {
+    fmt::print(stderr,
+               "interrupted at step {}: saved {}; continue with the same command and --resume\n",
+               r.progress.step, (out / "last.state.safetensors").string());
+    std::exit(130);
+  }
   const double test_acc = r.last_evaluation ? r.last_evaluation->score : 0.0;
   fmt::print(
       "{{\"epochs\": {}, \"test_accuracy\": {:.4f}, \"train_images_per_s\": {:.1f}, "
-      "\"stop_reason\": \"{}\"}}\n",
+      "\"stop_reason\": \"{}\", \"out\": \"{}\"}}\n",
       trainer.epoch(), test_acc, static_cast<double>(r.progress.items) / r.progress.seconds,
-      train::stop_reason_name(r.reason));
+      train::stop_reason_name(r.reason), out.string());
 }
 
 }  // namespace
+
+bool is_image_classifier(const nn::SafetensorsFile& file) {
+  const auto it = file.metadata.find("kind");
+  return it != file.metadata.end() && it->second == kKind;
+}
+
+void eval_image_classifier(const nn::SafetensorsFile& file, const std::string& path,
+                           const std::string& data_dir) {
+  const auto model = file.metadata.find("model");
+  check(model != file.metadata.end() && model->second == kModel,
+        "eval: {}: an image classifier of an unknown model", path);
+  auto net = models::make_fashion_cnn();
+  try {
+    net->load_state_dict(file.tensors);
+  } catch (const Error& e) {
+    fail("eval: {}: {}", path, e.what());
+  }
+  const data::ImageDataset test = load_split(data_dir, "t10k");
+  const auto [loss, accuracy] = evaluate(*net, test);
+  fmt::print("{{\"loss\": {:.6f}, \"images\": {}, \"accuracy\": {:.4f}}}\n", loss,
+             test.labels.numel(), accuracy);
+}
 
 void add_classify_command(CLI::App& app) {
   auto o = std::make_shared<ClassifyOptions>();
@@ -148,6 +211,12 @@ void add_classify_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of initialisation and shuffling")->capture_default_str();
+  cmd->add_option("--out", o->out,
+                  "Run folder (default: a fresh runs/<time>-cnn-<dataset>, linked as runs/latest); "
+                  "a folder that holds a run is refused unless --resume");
+  cmd->add_flag("--resume", o->resume,
+                "Continue the run in --out from its last state (same options; --epochs and "
+                "--threads may change)");
   cmd->add_flag("--quiet", o->quiet, "No progress output (errors and the JSON summary only)");
   cmd->add_option("--log-every", o->log_every,
                   "Without a terminal: a progress line every N steps (0: one per epoch)")

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -24,9 +25,31 @@ struct EvalOptions {
   std::string checkpoint, data, task;
   std::int64_t min_len = 0, max_len = 0;  // 0: the checkpoint's training range
   int beam = 1;
-  bool by_length = false;
-  int threads = 1;
+  std::string by_length;  // a CSV file of accuracy per source length ("-": stderr)
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";  // an image classifier's test set
+  int threads = default_threads();
 };
+
+// Source tokens of `pairs` the vocabulary does not know (read as <unk>): said on stderr, and an
+// error when the data shares no token with it at all (the wrong vocabulary, or the wrong data).
+void check_vocabulary(const std::vector<data::Pair>& pairs, const data::Vocab& vocab,
+                      data::Tokens tokens, const std::string& what) {
+  std::int64_t total = 0, unknown = 0;
+  for (const data::Pair& p : pairs)
+    for (const std::string& t : data::tokenize(p.source, tokens)) {
+      ++total;
+      unknown += vocab.id(t) == data::kUnk ? 1 : 0;
+    }
+  check(total == 0 || unknown < total,
+        "eval: none of the {} source tokens of {} is in the checkpoint's vocabulary: was it "
+        "trained on other data?",
+        total, what);
+  if (unknown > 0)
+    fmt::print(stderr,
+               "eval: {} of {} source tokens of {} are not in the checkpoint's vocabulary "
+               "(read as <unk>)\n",
+               unknown, total, what);
+}
 
 // How the checkpoint's data was tokenised (the reference scripts' checkpoints: characters).
 std::pair<data::Tokens, data::Tokens> token_kinds(const models::LoadedModel& m) {
@@ -36,12 +59,26 @@ std::pair<data::Tokens, data::Tokens> token_kinds(const models::LoadedModel& m) 
 }
 
 void run_eval(const EvalOptions& o) {
-  check(o.beam >= 1 && o.beam <= 1000, "eval: --beam must be 1..1000, got {}", o.beam);
+  set_num_threads(o.threads);
+  const nn::SafetensorsFile file = nn::load_safetensors(o.checkpoint);
+  if (is_image_classifier(file)) {
+    check(o.data.empty() && o.task.empty(),
+          "eval: {} is an image classifier: it is scored on the test images of --data-dir "
+          "(--data and --task are for encoder-decoders)",
+          o.checkpoint);
+    return eval_image_classifier(file, o.checkpoint, o.data_dir);
+  }
   check(o.data.empty() != o.task.empty(),
         "eval: give exactly one of --data FILE.tsv or --task NAME (g2p: the test split)");
-  set_num_threads(o.threads);
-  const models::LoadedModel m = models::load_model(o.checkpoint);
+  const models::LoadedModel m = models::load_model(file, o.checkpoint);
   const auto [src_tokens, tgt_tokens] = token_kinds(m);
+  const auto config = nlohmann::json::parse(m.config_json);
+  // A built-in task's held-out set only means something for a model trained on that task.
+  const std::string trained_on = config.value("task", std::string());
+  check(o.task.empty() || trained_on.empty() || trained_on == o.task,
+        "eval: {} was trained on '{}', not on the task '{}' (to score it on other data, give "
+        "--data FILE.tsv)",
+        o.checkpoint, trained_on, o.task);
   std::vector<data::Pair> pairs;
   std::vector<data::G2PEntry> words;
   if (o.task == "g2p") {
@@ -49,9 +86,9 @@ void run_eval(const EvalOptions& o) {
     pairs = data::g2p_pairs(words);
   } else if (!o.data.empty()) {
     pairs = data::read_tsv(o.data);
+    check_vocabulary(pairs, m.src_vocab, src_tokens, o.data);
   } else {
     data::TaskOptions task{o.task, 5, 20};
-    const auto config = nlohmann::json::parse(m.config_json);
     task.min_len = o.min_len > 0 ? o.min_len : config.value("min_len", std::int64_t{5});
     task.max_len = o.max_len > 0 ? o.max_len : config.value("max_len", std::int64_t{20});
     pairs = data::held_out_set(task);
@@ -59,11 +96,18 @@ void run_eval(const EvalOptions& o) {
   const models::EvalResult r =
       models::evaluate(*m.net, pairs, m.src_vocab, m.tgt_vocab, src_tokens, tgt_tokens, o.beam);
   fmt::print(stderr, "{} sequences, {} target tokens\n", pairs.size(), r.tokens);
-  if (o.by_length) {
-    fmt::print("source_length,sequences,sequence_accuracy\n");
+  if (!o.by_length.empty()) {  // the CSV to its own file; stdout keeps the JSON line alone
+    std::string csv = "source_length,sequences,sequence_accuracy\n";
     for (const auto& [len, counts] : r.by_length)
-      fmt::print("{},{},{:.4f}\n", len, counts.first,
-                 static_cast<double>(counts.second) / static_cast<double>(counts.first));
+      csv += fmt::format("{},{},{:.4f}\n", len, counts.first,
+                         static_cast<double>(counts.second) / static_cast<double>(counts.first));
+    if (o.by_length == "-") {
+      fmt::print(stderr, "{}", csv);
+    } else {
+      std::ofstream out(o.by_length, std::ios::trunc);
+      out << csv;
+      check(out.good(), "eval: cannot write {}", o.by_length);
+    }
   }
   std::string g2p;
   if (!words.empty()) {
@@ -77,8 +121,6 @@ void run_eval(const EvalOptions& o) {
 }
 
 void run_translate(const std::string& checkpoint, std::int64_t max_len, std::int64_t beam) {
-  check(beam >= 1 && beam <= 1000, "translate: --beam must be 1..1000, got {}", beam);
-  check(max_len >= 1 && max_len <= 10000, "translate: --max-len must be 1..10000, got {}", max_len);
   const models::LoadedModel m = models::load_model(checkpoint);
   const auto tokens = token_kinds(m);
   // Each line is answered as soon as it is read; lines that are already waiting (a file or a
@@ -145,8 +187,14 @@ void add_eval_commands(CLI::App& app) {
   eval->add_option("--task", o->task, "Built-in task: its fixed held-out set of 1,000");
   eval->add_option("--min-len", o->min_len, "Task source lengths (default: as trained)");
   eval->add_option("--max-len", o->max_len, "Task source lengths (default: as trained)");
-  eval->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str();
-  eval->add_flag("--by-length", o->by_length, "Also print accuracy per source length (CSV)");
+  eval->add_option("--beam", o->beam, "Beam size (1: greedy)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  eval->add_option("--data-dir", o->data_dir,
+                   "An image classifier's (seqgrad classify) test images: the IDX files' folder")
+      ->capture_default_str();
+  eval->add_option("--by-length", o->by_length,
+                   "Also write the accuracy per source length as CSV to this file (-: stderr)");
   eval->add_option("--threads", o->threads, "Threads")->capture_default_str();
   eval->callback([o] { run_eval(*o); });
 
@@ -155,9 +203,13 @@ void add_eval_commands(CLI::App& app) {
   CLI::App* translate =
       app.add_subcommand("translate", "Decode source lines from stdin, one output per line");
   translate->add_option("--checkpoint", *checkpoint, "A .safetensors checkpoint")->required();
-  translate->add_option("--max-len", *max_len, "Longest output")->capture_default_str();
+  translate->add_option("--max-output-len", *max_len, "Longest output, in tokens")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   auto beam = std::make_shared<std::int64_t>(1);
-  translate->add_option("--beam", *beam, "Beam size (1: greedy)")->capture_default_str();
+  translate->add_option("--beam", *beam, "Beam size (1: greedy)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   translate->callback([checkpoint, max_len, beam] { run_translate(*checkpoint, *max_len, *beam); });
 
   auto info_checkpoint = std::make_shared<std::string>();

@@ -47,6 +47,7 @@ struct TrainOptions {
   int threads = default_threads();
   std::string out;  // empty: a fresh folder under runs/
   bool resume = false;
+  bool lengths_given = false;  // --min-len or --max-len on the command line
   bool quiet = false;          // no progress output
   std::int64_t log_every = 0;  // without a terminal: a progress line every N steps (0: per phase)
 };
@@ -103,27 +104,6 @@ nlohmann::json checkpoint_config(const nlohmann::json& model_config,
   return config;
 }
 
-// A fresh folder for a run without --out: runs/<time>-<model>-<data>, and runs/latest pointing
-// at it.
-std::filesystem::path fresh_run_folder(const TrainOptions& o) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  std::string data_name =
-      o.train_file.empty() ? o.task.name : std::filesystem::path(o.train_file).stem().string();
-  std::filesystem::path dir =
-      std::filesystem::path("runs") / fmt::format("{}-{}-{}", stamp, o.model, data_name);
-  for (int i = 2; std::filesystem::exists(dir); ++i)
-    dir = std::filesystem::path("runs") / fmt::format("{}-{}-{}-{}", stamp, o.model, data_name, i);
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path latest = std::filesystem::path("runs") / "latest";
-  std::error_code ec;  // runs/latest is a convenience: a folder of that name is left alone
-  if (std::filesystem::is_symlink(latest)) std::filesystem::remove(latest, ec);
-  if (!std::filesystem::exists(latest))
-    std::filesystem::create_directory_symlink(dir.filename(), latest, ec);
-  return dir;
-}
-
 void run_train(TrainOptions& o) {
   check(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got {}", o.lr);
   check(o.time_limit >= 0 && std::isfinite(o.time_limit),
@@ -131,6 +111,11 @@ void run_train(TrainOptions& o) {
   check(o.dev_file.empty() || !o.train_file.empty(),
         "train: --dev goes with --train (a built-in --task brings its own held-out set)");
   check(!o.resume || !o.out.empty(), "train: --resume needs the run's --out folder");
+  const std::set<std::string> generated = {"reverse", "copy", "sort", "add"};
+  check(!o.lengths_given || (o.train_file.empty() && generated.count(o.task.name)),
+        "train: --min-len/--max-len set the source lengths of the generated tasks (reverse, copy, "
+        "sort, add); {} does not use them",
+        o.train_file.empty() ? "the task '" + o.task.name + "'" : std::string("--train data"));
   const nlohmann::json model_config = o.model_options.config_for(o.model);
   set_num_threads(o.threads);
   AnomalyMode::set_enabled(o.detect_anomaly);
@@ -152,8 +137,11 @@ void run_train(TrainOptions& o) {
   else
     opt = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = o.lr});
 
-  const std::filesystem::path out =
-      o.out.empty() ? fresh_run_folder(o) : std::filesystem::path(o.out);
+  const std::string data_name =
+      o.train_file.empty() ? o.task.name : std::filesystem::path(o.train_file).stem().string();
+  const std::filesystem::path out = o.out.empty()
+                                        ? fresh_run_folder(fmt::format("{}-{}", o.model, data_name))
+                                        : std::filesystem::path(o.out);
   const nlohmann::json options = run_options(o, model_config);
   const nlohmann::json src = sv.tokens(), tgt = tv.tokens();
   train::Trainer trainer(
@@ -179,10 +167,11 @@ void run_train(TrainOptions& o) {
   if (o.schedule == "cosine")
     trainer.set_schedule(std::make_shared<optim::CosineAnnealingLR>(*opt, o.steps));
   trainer.add_callback(std::make_shared<train::AtTrainBegin>([&](const train::Trainer&) {
-    fmt::print(stderr,
-               "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs; run folder {}\n",
-               o.model, corpus.name, model.num_parameters(), sv.size(), tv.size(),
-               corpus.dev.size(), out.string());
+    if (!o.quiet)
+      fmt::print(stderr,
+                 "{} on {}: {} parameters, vocabularies {} / {}, {} dev pairs; run folder {}\n",
+                 o.model, corpus.name, model.num_parameters(), sv.size(), tv.size(),
+                 corpus.dev.size(), out.string());
   }));
   trainer.add_callback(std::make_shared<train::ProgressLog>("tok", o.log_every, o.quiet));
   trainer.add_callback(std::make_shared<train::MetricsLog>(out, "tokens"));
@@ -221,7 +210,7 @@ void run_train(TrainOptions& o) {
   for (const auto& p : samples) sources.push_back(p.source);
   const auto decoded =
       models::greedy_decode(model, sources, sv, tv, 100, corpus.src_tokens, corpus.tgt_tokens);
-  for (std::size_t i = 0; i < samples.size(); ++i)
+  for (std::size_t i = 0; i < samples.size() && !o.quiet; ++i)
     fmt::print(stderr, "  {} -> {}  (expected {})\n", samples[i].source, decoded[i],
                samples[i].target);
   nlohmann::ordered_json summary = {
@@ -244,11 +233,13 @@ void run_train(TrainOptions& o) {
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train an encoder-decoder on a built-in task");
-  cmd->add_option("--task", o->task.name, "reverse, copy, sort, add, dates, or g2p (CMUdict)")
-      ->capture_default_str();
+  CLI::Option* task =
+      cmd->add_option("--task", o->task.name, "reverse, copy, sort, add, dates, or g2p (CMUdict)")
+          ->capture_default_str();
   cmd->add_option("--train", o->train_file,
                   "TSV file of source<TAB>target pairs (instead of --task)")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->excludes(task);
   cmd->add_option("--dev", o->dev_file, "Held-out TSV file (with --train)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--src-tokens", o->src_tokens, "Source tokens of TSV data")
@@ -257,9 +248,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--tgt-tokens", o->tgt_tokens, "Target tokens of TSV data")
       ->check(CLI::IsMember({"char", "space"}))
       ->capture_default_str();
-  cmd->add_option("--min-len", o->task.min_len, "Shortest source (reverse, copy, sort)")
-      ->capture_default_str();
-  cmd->add_option("--max-len", o->task.max_len, "Longest source")->capture_default_str();
+  CLI::Option* min_len =
+      cmd->add_option("--min-len", o->task.min_len, "Shortest source (reverse, copy, sort)")
+          ->capture_default_str();
+  CLI::Option* max_len =
+      cmd->add_option("--max-len", o->task.max_len,
+                      "Longest source (reverse, copy, sort; add: operands of up to max-len/2 "
+                      "digits)")
+          ->capture_default_str();
   cmd->add_option("--model", o->model,
                   fmt::format("Model: {}", fmt::join(models::model_names(), ", ")))
       ->check(CLI::IsMember(models::model_names()))
@@ -321,7 +317,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", o->resume,
                 "Continue the run in --out from its last state (same options; --steps, "
                 "--time-limit, --eval-every, --patience, --stop-at, --threads may change)");
-  cmd->callback([o] { run_train(*o); });
+  cmd->callback([o, min_len, max_len] {
+    o->lengths_given = min_len->count() + max_len->count() > 0;
+    run_train(*o);
+  });
 }
 
 }  // namespace seqgrad::cli

@@ -7,7 +7,7 @@ namespace seqgrad::models {
 namespace F = nn::functional;
 
 namespace {
-const RegisterModel<Attention, AttentionConfig> registration(
+const RegisterModel<Attention, AttentionConfig> attention_registration(
     "attention",
     "Bahdanau et al. (2015): a bidirectional GRU encoder and additive attention at every step",
     ConfigFields<AttentionConfig>()

@@ -10,7 +10,7 @@ namespace F = nn::functional;
 
 namespace {
 // The keys of cho.py's checkpoint config ("emb", "hidden", "maxout"), plus dropout.
-const RegisterModel<Cho, ChoConfig> registration(
+const RegisterModel<Cho, ChoConfig> cho_registration(
     "cho", "the RNN Encoder-Decoder of Cho et al. (2014), as ../shared/reference/cho.py",
     ConfigFields<ChoConfig>()
         .add("emb", &ChoConfig::emb, "Embedding size", 1, 65536)

@@ -8,7 +8,7 @@ std::shared_ptr<nn::Sequential> make_fashion_cnn(Generator* gen) {
   return std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
       // Pooling before the ReLU: max and ReLU commute (both are monotone), so the output and the
       // gradients are those of conv + ReLU + pool, but the ReLU and its backward pass touch a
-      // quarter of the values (they were 7% of a training step at one thread).
+      // quarter of the values.
       std::make_shared<Conv2d>(1, 32, 3, 1, 1, 1, true, f, gen),
       std::make_shared<MaxPool2d>(2),
       std::make_shared<ReLU>(),

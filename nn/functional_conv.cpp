@@ -131,8 +131,7 @@ void im2col(const T* in, T* cols, const ConvGeometry& g) {
 
 // The same matrix written straight into the packed kernel's panel layout (tensor/packed_gemm.h),
 // each row built in `row` (panels * kPanel values, zero past OH*OW) and dealt out 16 values per
-// panel while it is in L1. Packing a finished cols instead meant a second pass over it: 13% of
-// the second convolution's forward pass.
+// panel while it is in L1. Packing a finished cols instead would mean a second pass over it.
 void im2col_panels(const float* in, const ConvGeometry& g, PackedMatrix& cols, float* row) {
   constexpr std::int64_t kPanel = PackedMatrix::kPanel;
   const std::int64_t K = g.patch();
@@ -373,8 +372,8 @@ std::int64_t larger(const T* in, std::int64_t ia, std::int64_t ib) {
 // One output row of 2x2 / stride 2 pooling, 8 outputs at a time (the last block masked, so that
 // rows of 7 or 14 outputs, the CNN's, are covered too): the top and bottom input rows start at
 // in + top and in + top + w. Same choice as larger() (first on ties, NaN wins), made in SIMD
-// lanes: the scalar chain of three dependent selections per output was 10% of a CNN training
-// step. Returns how many outputs it wrote; the caller does the rest (all of them without AVX2).
+// lanes instead of a scalar chain of three dependent selections per output. Returns how many
+// outputs it wrote; the caller does the rest (all of them without AVX2).
 std::int64_t max_pool_2x2_row(const float* in, std::int64_t top, std::int64_t w, std::int64_t ow,
                               float* out, std::int64_t* arg) {
 #if defined(__AVX2__)
@@ -467,7 +466,7 @@ PoolGeometry pool_geometry(const Variable& x, std::int64_t kernel, std::int64_t 
 // The backward pass of 2x2 / stride 2 pooling over planes [first, last): the windows do not
 // overlap, so every input gradient is written once, in one pass (gy at the window's argmax, 0 at
 // its other three places, 0 in an odd last row or column no window covers). A fill of the whole
-// gradient followed by a scatter was two passes over it: 6% of a CNN training step.
+// gradient followed by a scatter would be two passes over it.
 template <class T>
 void unpool_2x2(const T* gy, const std::int64_t* arg, T* gx, const PoolGeometry& g,
                 std::int64_t first, std::int64_t last) {

@@ -110,7 +110,7 @@ Variable gelu(const Variable& x) {
   const Tensor xv = x.value();
   Tensor y = Tensor::empty(xv.shape(), xv.dtype());
   dispatch_floating(xv.dtype(), "gelu", [&]<class T>() {
-    detail::map1<T, T>(y, xv, "gelu", [](T v) {
+    seqgrad::detail::map1<T, T>(y, xv, "gelu", [](T v) {
       return static_cast<T>(0.5 * v * (1.0 + std::erf(v * std::numbers::sqrt2 / 2)));
     });
   });
@@ -118,7 +118,7 @@ Variable gelu(const Variable& x) {
                 [xv](const Tensor& gy, GradSlots& dx) {
                   Tensor d = Tensor::empty(xv.shape(), xv.dtype());
                   dispatch_floating(xv.dtype(), "gelu", [&]<class T>() {
-                    detail::map1<T, T>(d, xv, "gelu", [](T v) {
+                    seqgrad::detail::map1<T, T>(d, xv, "gelu", [](T v) {
                       const double cdf = 0.5 * (1.0 + std::erf(v * std::numbers::sqrt2 / 2));
                       const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2 * std::numbers::pi);
                       return static_cast<T>(cdf + v * pdf);

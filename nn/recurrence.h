@@ -69,9 +69,8 @@ void sort_rows(const Recurrence& r, const T* src, T* dst, std::int64_t width) {
 
 // Calls f(first, last) over the rows [0, rows) of one step's elementwise work, split between
 // seqgrad's threads when there is enough of it to pay for waking a worker (about 32K values):
-// with two threads the GEMMs run split and a serial gate loop would leave one core idle (at
-// hidden 256 the gate loop is 11% of a decoding step at one thread). Rows are independent, so
-// the result does not depend on the split.
+// with two threads the GEMMs run split and a serial gate loop would leave one core idle while
+// it runs. Rows are independent, so the result does not depend on the split.
 inline constexpr std::int64_t kRowsSplitValues = 32768;
 template <class F>
 void for_rows(std::int64_t rows, std::int64_t values_per_row, F&& f) {

@@ -33,7 +33,7 @@ PackedMatrix::PackedMatrix(const Tensor& b) {
   // row-major b (each row dealt out to every panel), column by column for a weight's transpose
   // (W^T, the recurrent kernels' case).
   // Split between threads from 256K values (a 1 MiB weight) up: a decoding batch at hidden 512
-  // packs about 48 MiB of weights, 4% of its time at two threads when done by one.
+  // packs about 48 MiB of weights, too much to leave to one thread while the other waits.
   const auto split = [&](std::int64_t n, auto&& f) {
     if (rows_ * cols_ >= (std::int64_t{1} << 18) && !detail::inside_parallel_body())
       parallel_for(n, f);
@@ -103,9 +103,8 @@ void pack_rows(const Product& p, std::int64_t i0, std::int64_t i1, float* dst) {
 // next call will read), one line every K / prefetch_lines steps. Why: the weights of a recurrent
 // step (12 MiB for a 2-layer LSTM at hidden 512) do not stay in cache between steps, and the
 // hardware prefetcher does not run far enough ahead of a kernel that reads a new 64-byte line
-// every 6 cycles; the first rows to meet a panel then wait on memory. With the next panel fetched
-// while this one is computed, bench_matmul's packed rows (four weights used in turn) went from
-// 0.73-0.95 to 0.66-0.83 of cblas_sgemm's time at one thread (docs/performance.md).
+// every 6 cycles; the first rows to meet a panel then wait on memory. So the next panel is fetched
+// while this one is computed.
 template <int R>
 void micro_kernel(const Product& p, std::int64_t i, const float* a, const float* panel,
                   std::int64_t n0, std::int64_t width, const float* init, const float* prefetch,

@@ -3,7 +3,7 @@
 // Why it exists: a recurrent layer multiplies the same weight by a new [B, H] state at every step,
 // and greedy decoding does so for every layer at every step. OpenBLAS copies ("packs") its right
 // operand into a panel layout on every call; with B = 64 rows that copy is a large share of the
-// call (sgemm_incopy was 30% of a seq2seq decoding profile at hidden 512, docs/performance.md).
+// call, and the same weight is packed again at every step (docs/performance.md).
 // Packed once per forward or backward pass, or once per decoding run, the copy disappears and the
 // kernel reads the panels straight from cache. linalg.h's GemmPackingScope decides when gemm()
 // takes this path; nothing else needs to call it.

@@ -9,8 +9,9 @@ namespace seqgrad::train {
 // --- ProgressLog -------------------------------------------------------------------------------
 
 void ProgressLog::on_train_begin(const Trainer& t) {
-  if (!quiet_ && t.progress().step > 0)
-    fmt::print(stderr, "resuming at step {}\n", t.progress().step);
+  if (quiet_ || t.progress().step == 0) return;
+  fmt::print(stderr, "resuming at step {}\n", t.progress().step);
+  for (const std::string& change : t.resume_changes()) fmt::print(stderr, "  {}\n", change);
 }
 
 void ProgressLog::on_phase_begin(const Trainer&, std::int64_t first_step, std::int64_t last_step) {

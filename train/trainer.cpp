@@ -138,16 +138,28 @@ StepReport Trainer::step(const BatchLoss& batch) {
   return r;
 }
 
-void Trainer::save(bool best) const {
+void Trainer::save(bool best) {
   if (options_.out.empty()) return;
   // The checkpoints first, then the state: a kill before the state is written resumes from the
   // previous state, whose phase then rewrites both checkpoints; the other order could leave a
   // finished state beside a stale last.safetensors that no resumed run would rewrite.
   auto metadata = options_.checkpoint_metadata;
   metadata["step"] = std::to_string(progress_.step);
-  nn::save(model_, (options_.out / "last.safetensors").string(), metadata);
-  if (best) nn::save(model_, (options_.out / "best.safetensors").string(), metadata);
-  save_training_state(state_path(), model_, optimizer_, gen_, progress_, options_.config);
+  try {
+    nn::save(model_, (options_.out / "last.safetensors").string(), metadata);
+    if (best) nn::save(model_, (options_.out / "best.safetensors").string(), metadata);
+    save_training_state(state_path(), model_, optimizer_, gen_, progress_, options_.config);
+  } catch (const Error& e) {
+    // Each file is written to a temporary name and renamed, so a failed write (a full disk)
+    // leaves the previous save whole.
+    fail("train: step {}: could not save ({}); {}", progress_.step, e.what(),
+         saved_step_ >= 0
+             ? fmt::format("{} still holds the run as saved at step {}: free some space and "
+                           "resume it",
+                           options_.out.string(), saved_step_)
+             : std::string("nothing had been saved yet"));
+  }
+  saved_step_ = progress_.step;
 }
 
 void Trainer::write_options() const {
@@ -179,8 +191,8 @@ void Trainer::resume_from_state() {
     };
     if (value(was, key) == value(now, key)) continue;
     if (options_.may_change_on_resume.count(key))
-      fmt::print(stderr, "resume: {} changes from {} to {}\n", key, value(was, key),
-                 value(now, key));
+      resume_changes_.push_back(
+          fmt::format("{} changes from {} to {}", key, value(was, key), value(now, key)));
     else
       refused.push_back(fmt::format("{} was {}, now {}", key, value(was, key), value(now, key)));
   }
@@ -190,6 +202,7 @@ void Trainer::resume_from_state() {
         options_.out.string(), fmt::format("{}", fmt::join(refused, "; ")));
   restore_training_state(state, path, model_, optimizer_, gen_);
   progress_ = state.progress;
+  saved_step_ = progress_.step;
 }
 
 TrainResult Trainer::fit(const NextLoss& next, const Evaluate& evaluate) {
@@ -229,6 +242,10 @@ TrainResult Trainer::fit(const NextLoss& next, const Evaluate& evaluate) {
       result.reason = options_.max_steps > 0 && progress_.step >= options_.max_steps
                           ? StopReason::Steps
                           : StopReason::Epochs;
+      break;
+    }
+    if (options_.time_limit > 0 && wall() + eval_seconds >= options_.time_limit) {
+      result.reason = StopReason::TimeLimit;  // a resumed run that had used its time
       break;
     }
     const std::int64_t first = progress_.step + 1;

@@ -149,12 +149,14 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   nn::Module& model() const { return model_; }
   std::int64_t epoch() const;  // 0-based epoch of the next step (0 without steps_per_epoch)
+  // The options a resumed run changed (those in may_change_on_resume), in words.
+  const std::vector<std::string>& resume_changes() const { return resume_changes_; }
 
  private:
   std::int64_t total_steps() const;  // the step count that ends training (max: no limit)
   void resume_from_state();
   void write_options() const;  // OUT/options.json: the run's options, readable
-  void save(bool best) const;
+  void save(bool best);        // throws Error saying what is still on disk
   std::filesystem::path state_path() const { return options_.out / "last.state.safetensors"; }
   template <class Event>
   void notify(const Event& event) const {
@@ -169,6 +171,8 @@ class Trainer {
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::vector<Variable> parameters_;
   TrainingProgress progress_;
+  std::int64_t saved_step_ = -1;
+  std::vector<std::string> resume_changes_;  // the step of the last complete save (-1: none)
 };
 
 }  // namespace seqgrad::train

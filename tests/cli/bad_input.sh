@@ -9,6 +9,7 @@ printf 'ab\tba\ncd\tdc\n' > "$tmp/ok.tsv"
 printf 'ab\tba\nno tab on this line\n' > "$tmp/bad.tsv"
 : > "$tmp/empty.tsv"
 printf 'not a safetensors file' > "$tmp/corrupt.safetensors"
+printf 'a\xff\xfeb\tc\x80d\n' > "$tmp/latin.tsv"
 failures=0
 
 expect_error() {  # expect_error "what it shows" "expected text" args...
@@ -30,6 +31,8 @@ expect_error() {  # expect_error "what it shows" "expected text" args...
 expect_error "missing file" "File does not exist" train --train "$tmp/nope.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
 expect_error "malformed TSV line" "bad.tsv:2: expected source<TAB>target" \
   train --train "$tmp/bad.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
+expect_error "invalid UTF-8" "latin.tsv:1: not valid UTF-8 (byte 0xff at column 2)" \
+  train --train "$tmp/latin.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
 expect_error "empty data" "no source<TAB>target pairs" \
   train --train "$tmp/empty.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
 expect_error "corrupt checkpoint" "corrupt.safetensors" eval --checkpoint "$tmp/corrupt.safetensors" --task reverse
@@ -62,6 +65,15 @@ expect_error "a run folder again" "already holds a run: continue it with --resum
   train "${tiny[@]}" --out "$tmp/done"
 expect_error "resume with another --lr" "lr was 0.001, now 0.01" \
   train "${tiny[@]}" --lr 0.01 --out "$tmp/done" --resume
+expect_error "lengths for a task without them" "--min-len/--max-len set the source lengths" \
+  train --task dates --max-len 9 --out "$tmp/run"
+expect_error "a task and a file" "--task excludes --train" \
+  train --task reverse --train "$tmp/ok.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
+expect_error "eval on another task" "was trained on 'reverse', not on the task 'dates'" \
+  eval --checkpoint "$tmp/done/best.safetensors" --task dates
+printf '\xe6\xbc\xa2\xe5\xad\x97\tx\n' > "$tmp/foreign.tsv"
+expect_error "eval on data of another vocabulary" "none of the 2 source tokens of .*foreign.tsv" \
+  eval --checkpoint "$tmp/done/best.safetensors" --data "$tmp/foreign.tsv"
 
 # A run that diverges stops at the first non-finite loss, with an error as its last line, and
 # writes no checkpoint after it (here: none at all, the first evaluation was never reached).

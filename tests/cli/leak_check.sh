@@ -23,7 +23,7 @@ for model in cho seq2seq attention; do
   out="$tmp/$model"
   run "$seqgrad" train --model "$model" "${common[@]}" --steps 10 --out "$out"
   run "$seqgrad" train --model "$model" "${common[@]}" --steps 20 --out "$out" --resume
-  run "$seqgrad" eval --checkpoint "$out/best.safetensors" --task reverse --beam 3 --by-length
+  run "$seqgrad" eval --checkpoint "$out/best.safetensors" --task reverse --beam 3 --by-length "$tmp/by_length.csv"
   run "$seqgrad" translate --checkpoint "$out/last.safetensors" --beam 2
   run "$seqgrad" info --checkpoint "$out/last.safetensors"
 done

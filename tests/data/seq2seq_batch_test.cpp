@@ -87,6 +87,30 @@ TEST_CASE("seq2seq data: TSV errors name the file and line") {
   CHECK_THROWS_WITH_AS(read_tsv(write_temp("empty.tsv", "\n\n")), doctest::Contains("no source"),
                        Error);
   CHECK_THROWS_WITH_AS(read_tsv("/nonexistent/x.tsv"), doctest::Contains("cannot open"), Error);
+  // The bytes of the example: 0xff can never appear in UTF-8.
+  CHECK_THROWS_WITH_AS(read_tsv(write_temp("latin.tsv",
+                                           "ok\tfine\na\xff\xfe"
+                                           "b\tc\x80"
+                                           "d\n")),
+                       doctest::Contains("latin.tsv:2: not valid UTF-8 (byte 0xff at column 2)"),
+                       Error);
+}
+
+TEST_CASE("seq2seq data: UTF-8 validation follows RFC 3629") {
+  const auto npos = std::string_view::npos;
+  CHECK(invalid_utf8_at("plain ASCII") == npos);
+  CHECK(invalid_utf8_at("h\xc3\xa9llo") == npos);      // é, 2 bytes
+  CHECK(invalid_utf8_at("\xe2\x82\xac") == npos);      // €, 3 bytes
+  CHECK(invalid_utf8_at("\xf0\x9f\x98\x80") == npos);  // U+1F600, 4 bytes
+  CHECK(invalid_utf8_at("\xf4\x8f\xbf\xbf") == npos);  // U+10FFFF, the last code point
+  CHECK(invalid_utf8_at("a\xff") == 1);                // never in UTF-8
+  CHECK(invalid_utf8_at("a\x80") == 1);                // a continuation byte alone
+  CHECK(invalid_utf8_at("\xc0\xaf") == 0);             // overlong '/'
+  CHECK(invalid_utf8_at("\xe0\x80\xaf") == 0);         // overlong '/', 3 bytes
+  CHECK(invalid_utf8_at("\xed\xa0\x80") == 0);         // U+D800, a surrogate
+  CHECK(invalid_utf8_at("\xf4\x90\x80\x80") == 0);     // U+110000, too large
+  CHECK(invalid_utf8_at("ok\xe2\x82") == 2);           // cut short
+  CHECK(invalid_utf8_at("\xe2\x28\xa1") == 0);         // a bad second byte
 }
 
 TEST_CASE("seq2seq data: edit distance") {
