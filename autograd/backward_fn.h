@@ -1,9 +1,14 @@
 // BackwardFn: the type-erased backward closure a Node holds. Like a move-only std::function, but
 // the captured tensors live in the small-object pool (tensor/pool.h) instead of on the heap:
 // recording an op is the hot path of every training step.
+//
+// Two shapes of closure: an op with one output takes its gradient, (const Tensor& gy, GradSlots&
+// dx); an op with several outputs takes one gradient per output, (std::span<const Tensor> gys,
+// GradSlots& dx). The engine calls both the same way.
 #pragma once
 
 #include <new>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -22,7 +27,14 @@ class BackwardFn {
     using Fn = std::decay_t<F>;
     static_assert(alignof(Fn) <= 16, "backward closures must not need over-aligned storage");
     object_ = new (detail::pool_allocate(sizeof(Fn))) Fn(std::forward<F>(f));
-    call_ = [](void* o, const Tensor& gy, GradSlots& dx) { (*static_cast<Fn*>(o))(gy, dx); };
+    if constexpr (std::is_invocable_v<Fn&, const Tensor&, GradSlots&>)
+      call_ = [](void* o, const Tensor* gys, std::size_t, GradSlots& dx) {
+        (*static_cast<Fn*>(o))(gys[0], dx);
+      };
+    else
+      call_ = [](void* o, const Tensor* gys, std::size_t n, GradSlots& dx) {
+        (*static_cast<Fn*>(o))(std::span<const Tensor>(gys, n), dx);
+      };
     destroy_ = [](void* o) {
       static_cast<Fn*>(o)->~Fn();
       detail::pool_deallocate(o, sizeof(Fn));
@@ -41,7 +53,10 @@ class BackwardFn {
   BackwardFn& operator=(const BackwardFn&) = delete;
   ~BackwardFn() { reset(); }
 
-  void operator()(const Tensor& gy, GradSlots& dx) const { call_(object_, gy, dx); }
+  // gys: one gradient per output of the node.
+  void operator()(std::span<const Tensor> gys, GradSlots& dx) const {
+    call_(object_, gys.data(), gys.size(), dx);
+  }
   explicit operator bool() const { return object_ != nullptr; }
 
  private:
@@ -55,7 +70,7 @@ class BackwardFn {
     std::swap(destroy_, o.destroy_);
   }
   void* object_ = nullptr;
-  void (*call_)(void*, const Tensor&, GradSlots&) = nullptr;
+  void (*call_)(void*, const Tensor*, std::size_t, GradSlots&) = nullptr;
   void (*destroy_)(void*) = nullptr;
 };
 

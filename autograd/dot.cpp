@@ -48,13 +48,20 @@ std::string to_dot(const Variable& root) {
     Node* node = stack.back();
     stack.pop_back();
     const int id = ids.at(node);
+    // A node with several outputs lists their shapes; an edge from it names the output used.
+    std::string shapes;
+    for (const NodeOutput& o : node->outputs)
+      shapes += fmt::format("{}{}", shapes.empty() ? "" : ", ", o.shape);
     out += fmt::format("  n{} [shape=ellipse, label=\"{}{}\\n{}\"];\n", id,
-                       node == root.grad_fn().get() ? root_name : "", node->op, node->shape);
+                       node == root.grad_fn().get() ? root_name : "", node->op, shapes);
     for (const Edge& e : node->inputs) {
       if (e.node) {
         const int child = id_of(e.node.get(), is_new);
         if (is_new) stack.push_back(e.node.get());
-        out += fmt::format("  n{} -> n{};\n", child, id);
+        if (e.node->outputs.size() > 1)
+          out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", child, id, e.output);
+        else
+          out += fmt::format("  n{} -> n{};\n", child, id);
       } else if (e.leaf) {
         const int child = id_of(e.leaf.get(), is_new);
         if (is_new)

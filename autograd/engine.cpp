@@ -49,31 +49,57 @@ Edge edge_to(const Variable& input) {
   e.shape = input.shape();
   e.dtype = input.dtype();
   if (!input.requires_grad()) return e;
-  if (input.grad_fn())
+  if (input.grad_fn()) {
     e.node = input.grad_fn();
-  else
+    e.output = input.output_nr();
+  } else {
     e.leaf = input.impl_ptr();
+  }
   return e;
 }
 
-Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
-                std::initializer_list<Tensor> saved) {
+namespace {
+
+std::shared_ptr<Node> make_node(const char* op, EdgeList inputs, BackwardFn backward,
+                                std::initializer_list<Tensor> saved) {
   auto node = std::allocate_shared<Node>(PoolAllocator<Node>());
   node->op = op;
   node->inputs = std::move(inputs);
   node->saved.reserve(saved.size());
   for (const Tensor& t : saved) node->saved.push_back({t, t.version()});
   node->backward = std::move(backward);
-  node->shape = value.shape();
-  node->dtype = value.dtype();
-  if (AnomalyMode::is_enabled()) {
-    node->trace = capture_creation_trace();
-    check_forward_output(*node, value);
-  }
+  if (AnomalyMode::is_enabled()) node->trace = capture_creation_trace();
+  return node;
+}
+
+// Output `nr` of `node`: it requires grad because an input does; it is not a leaf.
+Variable output_of(const std::shared_ptr<Node>& node, std::uint32_t nr, Tensor value) {
+  node->outputs.push_back({value.shape(), value.dtype(), Tensor()});
+  if (AnomalyMode::is_enabled()) check_forward_output(*node, value);
   Variable out(std::move(value), /*requires_grad=*/false);
-  // The output requires grad because an input does; it is not a leaf.
-  const_cast<VariableImpl*>(out.impl())->requires_grad = true;
-  const_cast<VariableImpl*>(out.impl())->grad_fn = std::move(node);
+  auto* impl = const_cast<VariableImpl*>(out.impl());
+  impl->requires_grad = true;
+  impl->grad_fn = node;
+  impl->output_nr = nr;
+  return out;
+}
+
+}  // namespace
+
+Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
+                std::initializer_list<Tensor> saved) {
+  const auto node = make_node(op, std::move(inputs), std::move(backward), saved);
+  node->outputs.reserve(1);
+  return output_of(node, 0, std::move(value));
+}
+
+std::vector<Variable> attach_outputs(const char* op, std::vector<Tensor> values, EdgeList inputs,
+                                     BackwardFn backward, std::initializer_list<Tensor> saved) {
+  const auto node = make_node(op, std::move(inputs), std::move(backward), saved);
+  node->outputs.reserve(values.size());
+  std::vector<Variable> out;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    out.push_back(output_of(node, static_cast<std::uint32_t>(i), std::move(values[i])));
   return out;
 }
 
@@ -98,7 +124,7 @@ void GradSlots::accumulate(int i, Tensor g) {
   if (!(g.shape() == e.shape)) g = sum_to(g, e.shape, op_);
   if (e.node) {
     // Intermediate gradients are never modified in place, so sharing storage here is safe.
-    Tensor& acc = e.node->grad;
+    Tensor& acc = e.node->outputs[e.output].grad;
     acc = acc.defined() ? acc + g : g;
     return;
   }
@@ -157,6 +183,29 @@ void check_saved_versions(const Node& node) {
   }
 }
 
+bool received_gradient(const Node& node) {
+  for (const NodeOutput& o : node.outputs)
+    if (o.grad.defined()) return true;
+  return false;
+}
+
+// Calls the node's backward with one gradient per output and clears them. An output that no path
+// from the root reached gets zeros, so a multi-output backward need not special-case it.
+void run_node_backward(Node& node, GradSlots& slots) {
+  if (node.outputs.size() == 1) {
+    node.backward(std::span<const Tensor>(&node.outputs[0].grad, 1), slots);
+    node.outputs[0].grad = Tensor();
+    return;
+  }
+  std::vector<Tensor> grads;
+  grads.reserve(node.outputs.size());
+  for (NodeOutput& o : node.outputs) {
+    grads.push_back(o.grad.defined() ? std::move(o.grad) : zeros(o.shape, o.dtype));
+    o.grad = Tensor();
+  }
+  node.backward(grads, slots);
+}
+
 }  // namespace
 
 void run_backward(const Variable& root, const Tensor& gradient, bool retain_graph) {
@@ -187,19 +236,18 @@ void run_backward(const Variable& root, const Tensor& gradient, bool retain_grap
         "pass retain_graph=true to the first backward() if you need to",
         top->op);
   const std::vector<Node*> order = topological_order(top);
-  top->grad = seed;
+  top->outputs[root.output_nr()].grad = seed;
   try {
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       Node& node = **it;
-      if (node.grad.defined()) {
+      if (received_gradient(node)) {
         check(!node.freed,
               "backward: trying to backward through the graph a second time ('{}' was already "
               "freed); pass retain_graph=true to the first backward() if you need to",
               node.op);
         check_saved_versions(node);
         GradSlots slots(node.op, node.inputs, &node);
-        node.backward(node.grad, slots);
-        node.grad = Tensor();
+        run_node_backward(node, slots);
       }
       if (!retain_graph) {
         node.backward = nullptr;  // frees the captured tensors
@@ -210,7 +258,8 @@ void run_backward(const Variable& root, const Tensor& gradient, bool retain_grap
   } catch (...) {
     // A pass that throws half-way has already sent gradients to nodes it did not reach; left
     // there, they would be added to the next backward() through those nodes.
-    for (Node* node : order) node->grad = Tensor();
+    for (Node* node : order)
+      for (NodeOutput& o : node->outputs) o.grad = Tensor();
     throw;
   }
 }

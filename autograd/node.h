@@ -1,6 +1,7 @@
 // The recorded graph. Every differentiable op that has an input requiring grad creates one Node:
-// the op's name, where each input's gradient must go (an Edge), the tensors its backward reads
-// (with their versions, to catch in-place modification), and the backward function itself.
+// the op's name, where each input's gradient must go (an Edge), its outputs (most ops have one; a
+// recurrent layer has its outputs and final states), the tensors its backward reads (with their
+// versions, to catch in-place modification), and the backward function itself.
 //
 // The contract of a backward function (the rule that makes graphs with shared inputs correct):
 // it receives dL/d(output) and must ADD each input's contribution through its slot,
@@ -27,7 +28,8 @@ namespace seqgrad {
 struct Edge {
   std::shared_ptr<Node> node;
   std::shared_ptr<VariableImpl> leaf;
-  Dims shape;  // the input's shape: its gradient is summed back to it
+  std::uint32_t output = 0;  // which of node's outputs the input is
+  Dims shape;                // the input's shape: its gradient is summed back to it
   DType dtype = kFloat32;
   bool needed() const { return node != nullptr || leaf != nullptr; }
 };
@@ -69,14 +71,19 @@ struct SavedTensor {
   std::uint64_t version;
 };
 
+// One output of a node.
+struct NodeOutput {
+  Dims shape;
+  DType dtype = kFloat32;
+  Tensor grad;  // dL/d(output), accumulated while backward() runs
+};
+
 struct Node {
   const char* op = "";
   EdgeList inputs;
+  std::vector<NodeOutput, PoolAllocator<NodeOutput>> outputs;
   std::vector<SavedTensor, PoolAllocator<SavedTensor>> saved;
   BackwardFn backward;  // emptied once the graph is freed
-  Dims shape;           // of the output
-  DType dtype = kFloat32;
-  Tensor grad;  // dL/d(output), accumulated while backward() runs
   std::uint64_t visit_mark = 0;
   bool freed = false;
   std::unique_ptr<CreationTrace> trace;  // only recorded in anomaly mode
@@ -92,6 +99,8 @@ namespace detail {
 Edge edge_to(const Variable& input);
 Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
                 std::initializer_list<Tensor> saved);
+std::vector<Variable> attach_outputs(const char* op, std::vector<Tensor> values, EdgeList inputs,
+                                     BackwardFn backward, std::initializer_list<Tensor> saved);
 
 // The edges to `inputs`, or nothing when grad mode is off or no input requires grad: then the op
 // records no node. Shared by record and record_many.
@@ -123,5 +132,22 @@ Variable record(const char* op, Tensor value, std::initializer_list<Variable> in
 // Same, for an op with a variable number of inputs (cat, stack).
 Variable record_many(const char* op, Tensor value, const std::vector<Variable>& inputs,
                      BackwardFn backward, std::initializer_list<Tensor> saved = {});
+
+// Records an op with several outputs (a recurrent layer: its outputs and its final states) as one
+// node. Its backward receives one gradient per output, (std::span<const Tensor> gys, GradSlots&
+// dx): those the loss does not depend on arrive as zeros.
+template <class F>
+std::vector<Variable> record_outputs(const char* op, std::vector<Tensor> values,
+                                     std::initializer_list<Variable> inputs, F&& backward,
+                                     std::initializer_list<Tensor> saved = {}) {
+  auto edges = detail::edges_if_recording(inputs);
+  if (!edges) {
+    std::vector<Variable> out;
+    for (Tensor& v : values) out.emplace_back(std::move(v));
+    return out;
+  }
+  return detail::attach_outputs(op, std::move(values), std::move(*edges),
+                                BackwardFn(std::forward<F>(backward)), saved);
+}
 
 }  // namespace seqgrad

@@ -18,6 +18,7 @@ struct VariableImpl {
   Tensor grad;  // accumulated by backward() into leaves that require grad
   bool requires_grad = false;
   std::shared_ptr<Node> grad_fn;  // null for leaves
+  std::uint32_t output_nr = 0;    // which of grad_fn's outputs this is
   std::string name;               // shown by to_dot()
 };
 
@@ -41,6 +42,8 @@ class Variable {
   Variable& requires_grad_(bool on = true);
   bool is_leaf() const { return !impl_ || impl_->grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const;
+  // Which output of grad_fn() this is (0 but for the outputs of a multi-output op).
+  std::uint32_t output_nr() const { return impl_ ? impl_->output_nr : 0; }
   // The gradient accumulated by backward(); undefined until one reached this leaf.
   const Tensor& grad() const;
   void set_grad(Tensor g) const;

@@ -100,8 +100,7 @@ Cho::DecoderStates Cho::decode_states(const Variable& c, const Tensor& prev,
   const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih);
   // C c is the same at every step: it joins b_hh as a per-sequence recurrent bias [B, 3H].
   const Variable bias = decoder->bias_hh + F::linear(c, decoder->weight_ch);
-  const Variable s =
-      F::gru_sequence(gx, s0, decoder->weight_hh, bias, lengths).narrow(0, 0, prev.size(1));
+  const Variable s = F::gru_sequence(gx, s0, decoder->weight_hh, bias, lengths).output;
   return {s, e};
 }
 
@@ -143,7 +142,7 @@ Tensor Cho::decode_step(DecoderState& state, const Tensor& y) {
   const Variable e = tgt_embed->forward(y);  // [N, E]
   const Variable gx = F::linear(e, decoder->weight_ih, decoder->bias_ih).unsqueeze(0);
   const Variable s =
-      F::gru_sequence(gx, Variable(state[1]), decoder->weight_hh, Variable(state[2])).select(0, 1);
+      F::gru_sequence(gx, Variable(state[1]), decoder->weight_hh, Variable(state[2])).state[0];
   state[1] = s.value().contiguous();
   return log_softmax(logits(s, e, Variable(state[0])), 1).value();
 }

@@ -48,10 +48,9 @@ RNNCell::RNNCell(const CellConfig& c, F::RnnActivation act, bool bias)
 Cell::SequenceOutput RNNCell::run(const Variable& x, const State& state,
                                   const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::rnn_sequence(input_projection(x, lengths), s[0], weight_hh,
-                                     recurrent_bias(), lengths, reverse, activation);
-  const std::int64_t T = x.size(0);
-  return {y.narrow(0, 0, T), {y.select(0, T)}};
+  const F::SequenceResult y = F::rnn_sequence(input_projection(x, lengths), s[0], weight_hh,
+                                              recurrent_bias(), lengths, reverse, activation);
+  return {y.output, y.state};
 }
 
 State RNNCell::step(const Variable& x, const State& state) {
@@ -63,10 +62,9 @@ LSTMCell::LSTMCell(const CellConfig& c, bool bias) : GatedCell("LSTMCell", 4, c,
 Cell::SequenceOutput LSTMCell::run(const Variable& x, const State& state,
                                    const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::lstm_sequence(input_projection(x, lengths), s[0], s[1], weight_hh,
-                                      recurrent_bias(), lengths, reverse);
-  const std::int64_t T = x.size(0);
-  return {y.narrow(0, 0, T), {y.select(0, T), y.select(0, T + 1)}};
+  const F::SequenceResult y = F::lstm_sequence(input_projection(x, lengths), s[0], s[1], weight_hh,
+                                               recurrent_bias(), lengths, reverse);
+  return {y.output, y.state};
 }
 
 State LSTMCell::step(const Variable& x, const State& state) {
@@ -79,10 +77,9 @@ GRUCell::GRUCell(const CellConfig& c, F::GruReset r, bool bias)
 Cell::SequenceOutput GRUCell::run(const Variable& x, const State& state,
                                   const std::vector<std::int64_t>& lengths, bool reverse) {
   const State s = check_sequence(x, state, lengths);
-  const Variable y = F::gru_sequence(input_projection(x, lengths), s[0], weight_hh,
-                                     recurrent_bias(), lengths, reverse, reset);
-  const std::int64_t T = x.size(0);
-  return {y.narrow(0, 0, T), {y.select(0, T)}};
+  const F::SequenceResult y = F::gru_sequence(input_projection(x, lengths), s[0], weight_hh,
+                                              recurrent_bias(), lengths, reverse, reset);
+  return {y.output, y.state};
 }
 
 State GRUCell::step(const Variable& x, const State& state) {

@@ -58,32 +58,38 @@ Variable avg_pool2d(const Variable& x, std::int64_t kernel, std::int64_t stride 
 
 // --- fused recurrent layers (functional_rnn.cpp, functional_lstm.cpp, functional_gru.cpp) --------
 // One graph node runs a whole sequence through one layer in one direction. Layout time-first:
-//   gx [T, B, G*H]  input projections x_t W_ih^T + b_ih of every step (one GEMM, done by the
-//   caller) w_hh [G*H, H]   recurrent weights;  b_hh [G*H], or [B, G*H] for a per-sequence term
-//   (Cho's C c) h0, c0 [B, H]   initial state lengths         per-sequence lengths in [0, T]
-//   (empty: all T). Steps at t >= length leave the
-//                   state unchanged and output zeros, so the final state is each sequence's own.
-//   reverse         process t = T-1 .. 0 (the backward direction of a bidirectional layer).
+//   gx [T, B, G*H]   input projections x_t W_ih^T + b_ih of every step (one GEMM, by the caller)
+//   w_hh [G*H, H]    recurrent weights;  b_hh [G*H], or [B, G*H] for a per-sequence term (Cho's C
+//   c) h0, c0 [B, H]    initial state lengths          per-sequence lengths in [0, T] (empty: all
+//   T); steps at t >= length leave the
+//                    state unchanged and output zeros, so the final state is each sequence's own
+//   reverse          process t = T-1 .. 0 (the backward direction of a bidirectional layer)
 // Each step is one GEMM (h W_hh^T) plus one elementwise gate kernel; the backward pass runs the
 // steps in reverse with a hand-written gate backward and finishes with one GEMM for dW_hh over all
-// steps. The result packs the outputs and the final state: [T + 1, B, H] (rows 0..T-1 outputs,
-// row T the final h), and for the LSTM [T + 2, B, H] (row T+1 the final c).
+// steps (nn/recurrence.h holds the loop every kernel shares).
+//
+// The node's outputs: the output of every step, [T, B, H], and the final state, {h_n} ({h_n, c_n}
+// for the LSTM), each [B, H].
+struct SequenceResult {
+  Variable output;
+  std::vector<Variable> state;
+};
 enum class RnnActivation { Tanh, Relu };
 // h' = act(gx + h W_hh^T + b_hh)
-Variable rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
-                      const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
-                      bool reverse = false, RnnActivation activation = RnnActivation::Tanh);
+SequenceResult rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
+                            const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
+                            bool reverse = false, RnnActivation activation = RnnActivation::Tanh);
 // Gates i, f, g, o:  c' = f c + i g,  h' = o tanh(c')
-Variable lstm_sequence(const Variable& gx, const Variable& h0, const Variable& c0,
-                       const Variable& w_hh, const Variable& b_hh,
-                       const std::vector<std::int64_t>& lengths = {}, bool reverse = false);
+SequenceResult lstm_sequence(const Variable& gx, const Variable& h0, const Variable& c0,
+                             const Variable& w_hh, const Variable& b_hh,
+                             const std::vector<std::int64_t>& lengths = {}, bool reverse = false);
 // Gates r, z, n:  h' = (1 - z) n + z h  with
 //   ResetAfter  (PyTorch):                    n = tanh(gx_n + r (h W_hn^T + b_hn))
 //   ResetBefore (Cho et al. 2014, sec. 2.3):  n = tanh(gx_n + (r h) W_hn^T + b_hn)
 enum class GruReset { After, Before };
-Variable gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
-                      const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
-                      bool reverse = false, GruReset reset = GruReset::After);
+SequenceResult gru_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
+                            const Variable& b_hh, const std::vector<std::int64_t>& lengths = {},
+                            bool reverse = false, GruReset reset = GruReset::After);
 
 // --- attention (functional_attention.cpp) --------------------------------------------------------
 // Additive (Bahdanau) attention read for one decoder step, one graph node:
@@ -101,8 +107,9 @@ Variable additive_attention(const Variable& q, const Variable& keys, const Varia
 //   s_{t+1} = GRU step (PyTorch's gates, reset after) of input gx_e[t] + c_t W_c^T and state s_t,
 //             recurrent weights w_hh [3H, H] and bias b_hh [3H]
 // gx_e [T, B, 3H] is the input projection's part that does not depend on c_t (with b_ih);
-// w_q [A, H], w_c [3H, D]. Returns [T, B, H + D], row t = [s_{t+1}; c_t]. Equal to composing the
-// ops step by step; the weight gradients are one GEMM over all steps.
+// w_q [A, H], w_c [3H, D]. Returns [T, B, H + D], row t = [s_{t+1}; c_t]: what the readout reads
+// (the model's output layer takes [s; c; e]). Equal to composing the ops step by step; the weight
+// gradients are one GEMM over all steps.
 Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const Variable& w_q,
                                const Variable& keys, const Variable& v, const Variable& values,
                                const Variable& w_c, const Variable& w_hh, const Variable& b_hh,

@@ -5,8 +5,10 @@
 //   gx_t = gx_e_t + c_t W_c^T                          the GRU's input part   [B, 3H]
 //   s_{t+1} = GRU(gx_t, s_t)  with gh_t = s_t W_hh^T + b_hh, PyTorch's gates (reset after):
 //     r = σ(gx_r + gh_r),  z = σ(gx_z + gh_z),  n = tanh(gx_n + r gh_n),  s' = (1 - z) n + z s
-// and outputs y_t = [s_{t+1}; c_t]. gx_e (the target-embedding part of the input projection, plus
-// b_ih) does not depend on the recurrence, so the caller computes it for all steps in one GEMM.
+// and outputs y_t = [s_{t+1}; c_t], the readout's input. gx_e (the target-embedding part of the
+// input projection, plus b_ih) does not depend on the recurrence, so the caller computes it for
+// all steps in one GEMM. The loop over steps and threads is nn/recurrence.h's, and the GRU's gate
+// math is its gru_gates, shared with gru_sequence.
 //
 // Why one node: composed per step, the backward pass multiplies each step's gradients by W_q, W_c
 // and W_hh and their weight gradients are T GEMMs with K = B each (plus T accumulations). Here the
@@ -25,12 +27,15 @@
 
 #include "nn/attention_rows.h"
 #include "nn/functional.h"
+#include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
 
 namespace {
 
 using detail::AttentionShape;
+using detail::Recurrence;
+using detail::row_of;
 
 struct DecoderShape {
   std::int64_t T, H;
@@ -38,109 +43,73 @@ struct DecoderShape {
   std::int64_t qg() const { return att.A + 3 * H; }
 };
 
-// What the forward pass keeps for the backward pass.
-struct DecoderSaved {
-  Tensor S;      // [T+1, B, H]       s_t (row 0: s_0)
-  Tensor C;      // [T, B, D]         c_t
-  Tensor QG;     // [T, B, A + 3H]    [q_t, gh_t] (gh_n including b_hh: what r multiplies)
-  Tensor gates;  // [T, B, 3H]        r, z, n
-  Tensor tanh;   // [T, B, S, A]      the attention's tanh(keys + q)
-  Tensor alpha;  // [T, B, S]         the attention weights
-};
+// The kernel keeps what the backward pass needs; the forward's operands and the backward's
+// buffers are set while each runs and dropped after. Every row is live at every step (a target
+// shorter than T is masked by the loss, not here), and rows are in the caller's order.
+struct DecoderKernel {
+  Recurrence r;
+  DecoderShape n;
+  std::vector<std::int64_t> lengths;  // source lengths, for the attention
+  Tensor w_qh, w_c, v, values, bias;  // [A + 3H, H], [3H, D], [A], [B, S, D], [3H]
+  Tensor S;                           // [T+1, B, H]      s_t (row 0: s_0)
+  Tensor C;                           // [T, B, D]        c_t
+  Tensor QG;                          // [T, B, A + 3H]   [q_t, gh_t] (gh_n with b_hh)
+  Tensor gates;                       // [T, B, 3H]       r, z, n
+  Tensor tanh;                        // [T, B, S, A]     the attention's tanh(keys + q)
+  Tensor alpha;                       // [T, B, S]        the attention weights
+  Tensor gx_e, keys, gx, Y;  // forward: [T, B, 3H], [B, S, A], one step's [B, 3H], the output
+  Tensor dY, DQG, DGX, dkeys, dvalues, dv_parts, dc;  // backward (see the top of the file)
 
-template <class T>
-void decoder_forward(const DecoderShape& n, const std::vector<std::int64_t>& lengths,
-                     const Tensor& gx_e, const Tensor& w_qh, const Tensor& b_hh, const Tensor& keys,
-                     const Tensor& v, const Tensor& values, const Tensor& w_c,
-                     const DecoderSaved& sv, const Tensor& Y) {
-  const std::int64_t B = n.att.B, H = n.H, D = n.att.D, A = n.att.A, G3 = 3 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
-  packing.keep(w_qh.t());
-  packing.keep(w_c.t());
-  const T* bias = b_hh.data<T>();
-  const Tensor gx = Tensor::empty({B, G3}, gx_e.dtype());
-  for (std::int64_t t = 0; t < n.T; ++t) {
-    const Tensor qg = sv.QG.select(0, t);
-    gemm(sv.S.select(0, t), w_qh.t(), qg);
+  int stages() const { return 1; }
+  // q_t and gh_t, the attention read c_t, and gx_t = gx_e_t + c_t W_c^T.
+  template <class T>
+  void forward_products(std::int64_t t) {
+    const Tensor qg = QG.select(0, t);
+    gemm(S.select(0, t), w_qh.t(), qg);
     detail::attention_forward<T>(n.att, lengths, qg.data<T>(), keys.data<T>(), v.data<T>(),
-                                 values.data<T>(), sv.tanh.select(0, t).data<T>(),
-                                 sv.alpha.select(0, t).data<T>(), sv.C.select(0, t).data<T>());
-    std::copy_n(gx_e.select(0, t).data<T>(), B * G3, gx.data<T>());
-    gemm(sv.C.select(0, t), w_c.t(), gx, 1.0, 1.0);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* x = gx.data<T>() + b * G3;
-      T* g = sv.QG.data<T>() + (t * B + b) * n.qg() + A;
-      T* a = sv.gates.data<T>() + (t * B + b) * G3;
-      const T* h = sv.S.data<T>() + (t * B + b) * H;
-      T* h_next = sv.S.data<T>() + ((t + 1) * B + b) * H;
-      T* y = Y.data<T>() + (t * B + b) * (H + D);
-#pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bias[j]);
-#pragma GCC ivdep
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T gh_n = g[2 * H + j] + bias[2 * H + j];
-        g[2 * H + j] = gh_n;
-        const T nj = detail::tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
-        a[2 * H + j] = nj;
-        h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
-      }
-      std::copy_n(sv.C.data<T>() + (t * B + b) * D, D, y + H);
-    }
+                                 values.data<T>(), tanh.select(0, t).data<T>(),
+                                 alpha.select(0, t).data<T>(), C.select(0, t).data<T>());
+    gx.copy_(gx_e.select(0, t));
+    gemm(C.select(0, t), w_c.t(), gx, 1.0, 1.0);
   }
-}
+  void products(std::int64_t t, std::int64_t, int) {
+    dispatch_floating(S.dtype(), "attention_gru_decoder",
+                      [&]<class T>() { forward_products<T>(t); });
+  }
+  template <class T>
+  void row(std::int64_t t, std::int64_t b, int) {
+    T* y = row_of<T>(Y, t, b);  // [s_{t+1}; c_t]
+    detail::gru_gates<T>(n.H, row_of<T>(gx, b), row_of<T>(QG, t, b) + n.att.A, bias.data<T>(),
+                         row_of<T>(S, t, b), row_of<T>(gates, t, b), row_of<T>(S, t + 1, b), y);
+    std::copy_n(row_of<T>(C, t, b), n.att.D, y + n.H);
+  }
 
-// Gradients of the per-step quantities: DQG [T, B, A + 3H] = [dq_t, dgh_t], DGX [T, B, 3H]; adds
-// into dkeys, dvalues and dv_parts; returns dL/ds_0.
-template <class T>
-Tensor decoder_backward(const DecoderShape& n, const std::vector<std::int64_t>& lengths,
-                        const Tensor& w_qh, const Tensor& v, const Tensor& values,
-                        const Tensor& w_c, const DecoderSaved& sv, const Tensor& dY,
-                        const Tensor& DQG, const Tensor& DGX, const Tensor& dkeys,
-                        const Tensor& dvalues, const Tensor& dv_parts) {
-  const std::int64_t B = n.att.B, H = n.H, D = n.att.D, A = n.att.A, G3 = 3 * H;
-  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
-  packing.keep(w_qh);
-  packing.keep(w_c);
-  const DType dt = dY.dtype();
-  Tensor ds = zeros({B, H}, dt), ds_prev = Tensor::empty({B, H}, dt),
-         dc = Tensor::empty({B, D}, dt);
-  for (std::int64_t t = n.T - 1; t >= 0; --t) {
-    const Tensor dqg = DQG.select(0, t), dgx_t = DGX.select(0, t);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* dy = dY.data<T>() + (t * B + b) * (H + D);
-      const T* a = sv.gates.data<T>() + (t * B + b) * G3;
-      const T* g = sv.QG.data<T>() + (t * B + b) * n.qg() + A;
-      const T* h = sv.S.data<T>() + (t * B + b) * H;
-      const T* d = ds.data<T>() + b * H;
-      T* dp = ds_prev.data<T>() + b * H;
-      T* dgx = dgx_t.data<T>() + b * G3;
-      T* dq = dqg.data<T>() + b * n.qg();
-      T* dgh = dq + A;
-      std::fill_n(dq, A, T(0));
-#pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T dhj = d[j] + dy[j], rr = a[j], z = a[H + j], nj = a[2 * H + j];
-        const T dn_pre = dhj * (T(1) - z) * (T(1) - nj * nj);
-        const T dz_pre = dhj * (h[j] - nj) * z * (T(1) - z);
-        const T dr_pre = dn_pre * g[2 * H + j] * rr * (T(1) - rr);
-        dp[j] = dhj * z;
-        dgx[j] = dgh[j] = dr_pre;
-        dgx[H + j] = dgh[H + j] = dz_pre;
-        dgx[2 * H + j] = dn_pre;
-        dgh[2 * H + j] = dn_pre * rr;
-      }
-      std::copy_n(dy + H, D, dc.data<T>() + b * D);
-    }
-    gemm(dgx_t, w_c, dc, 1.0, 1.0);
-    detail::attention_backward<T>(n.att, lengths, v.data<T>(), values.data<T>(),
-                                  sv.tanh.select(0, t).data<T>(), sv.alpha.select(0, t).data<T>(),
-                                  dc.data<T>(), dqg.data<T>(), dkeys.data<T>(), dvalues.data<T>(),
-                                  dv_parts.data<T>());
-    gemm(dqg, w_qh, ds_prev, 1.0, 1.0);
-    std::swap(ds, ds_prev);
+  template <class T>
+  void backward_row(std::int64_t t, std::int64_t b, int, const std::vector<Tensor>& d,
+                    const std::vector<Tensor>& d_prev) {
+    T* dq = row_of<T>(DQG, t, b);
+    std::fill_n(dq, n.att.A, T(0));
+    const T* dy = row_of<T>(dY, t, b);
+    detail::gru_gates_backward<T>(n.H, row_of<T>(d[0], b), dy, row_of<T>(gates, t, b),
+                                  row_of<T>(QG, t, b) + n.att.A, row_of<T>(S, t, b),
+                                  row_of<T>(d_prev[0], b), row_of<T>(DGX, t, b), dq + n.att.A);
+    std::copy_n(dy + n.H, n.att.D, row_of<T>(dc, b));
   }
-  return ds;
-}
+  // dc_t += dgx_t W_c, the attention backward, then ds_t += [dq_t, dgh_t] [W_q; W_hh].
+  template <class T>
+  void step_backward_products(std::int64_t t, const Tensor& ds_prev) {
+    gemm(DGX.select(0, t), w_c, dc, 1.0, 1.0);
+    detail::attention_backward<T>(n.att, lengths, v.data<T>(), values.data<T>(),
+                                  tanh.select(0, t).data<T>(), alpha.select(0, t).data<T>(),
+                                  dc.data<T>(), DQG.select(0, t).data<T>(), dkeys.data<T>(),
+                                  dvalues.data<T>(), dv_parts.data<T>());
+    gemm(DQG.select(0, t), w_qh, ds_prev, 1.0, 1.0);
+  }
+  void backward_products(std::int64_t t, std::int64_t, int, const std::vector<Tensor>& d_prev) {
+    dispatch_floating(S.dtype(), "attention_gru_decoder",
+                      [&]<class T>() { step_backward_products<T>(t, d_prev[0]); });
+  }
+};
 
 DecoderShape check_decoder(const Variable& gx_e, const Variable& s0, const Variable& w_q,
                            const Variable& keys, const Variable& v, const Variable& values,
@@ -183,51 +152,75 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
   const DecoderShape n = check_decoder(gx_e, s0, w_q, keys, v, values, w_c, w_hh, b_hh, lengths);
   const std::int64_t T = n.T, B = n.att.B, H = n.H, S = n.att.S, A = n.att.A, D = n.att.D;
   const DType dt = gx_e.dtype();
+  auto kernel = std::make_shared<DecoderKernel>();
+  DecoderKernel& k = *kernel;
+  // Every row runs every step, in the caller's order.
+  k.r = detail::check_recurrence("attention_gru_decoder", 3, gx_e, s0, w_hh, b_hh, {}, false);
+  k.n = n;
+  k.lengths = lengths;
   // w_qh (and w_c when it is not contiguous, as the model's narrow view is) are copies taken
   // here, so the backward uses the weights of the forward pass even if they change in place in
   // between; only values, v and a contiguous w_c are shared and version-checked.
-  const Tensor w_qh = cat({w_q.value(), w_hh.value()}, 0);  // [A + 3H, H]: one GEMM per step
-  const Tensor xe = gx_e.value().contiguous(), kv = keys.value().contiguous(),
-               vv = v.value().contiguous(), hv = values.value().contiguous(),
-               wc = w_c.value().contiguous(), bias = b_hh.value().contiguous();
-  const DecoderSaved sv{Tensor::empty({T + 1, B, H}, dt),  Tensor::empty({T, B, D}, dt),
-                        Tensor::empty({T, B, n.qg()}, dt), Tensor::empty({T, B, 3 * H}, dt),
-                        Tensor::empty({T, B, S, A}, dt),   Tensor::empty({T, B, S}, dt)};
-  sv.S.select(0, 0).copy_(s0.value());
-  Tensor Y = Tensor::empty({T, B, H + D}, dt);
-  dispatch_floating(dt, "attention_gru_decoder", [&]<class T_>() {
-    decoder_forward<T_>(n, lengths, xe, w_qh, bias, kv, vv, hv, wc, sv, Y);
+  k.w_qh = cat({w_q.value(), w_hh.value()}, 0);  // [A + 3H, H]: one GEMM per step
+  k.w_c = w_c.value().contiguous();
+  k.v = v.value().contiguous();
+  k.values = values.value().contiguous();
+  k.bias = b_hh.value().contiguous();
+  k.S = Tensor::empty({T + 1, B, H}, dt);
+  k.C = Tensor::empty({T, B, D}, dt);
+  k.QG = Tensor::empty({T, B, n.qg()}, dt);
+  k.gates = Tensor::empty({T, B, 3 * H}, dt);
+  k.tanh = Tensor::empty({T, B, S, A}, dt);
+  k.alpha = Tensor::empty({T, B, S}, dt);
+  k.gx_e = gx_e.value().contiguous();
+  k.keys = keys.value().contiguous();
+  k.gx = Tensor::empty({B, 3 * H}, dt);
+  const Tensor Y = k.Y = Tensor::empty({T, B, H + D}, dt);
+  k.S.select(0, 0).copy_(s0.value());
+  dispatch_floating(dt, "attention_gru_decoder", [&]<class T>() {
+    const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
+    packing.keep(k.w_qh.t());
+    packing.keep(k.w_c.t());
+    detail::recurrence_forward<T>(k.r, k, {k.S}, {});
   });
+  k.gx_e = k.keys = k.gx = k.Y = Tensor();
 
-  auto backward = [n, lengths, w_qh, vv, hv, wc, sv](const Tensor& gy, GradSlots& dx) {
-    const std::int64_t T = n.T, B = n.att.B, H = n.H, A = n.att.A;
+  auto backward = [kernel](const Tensor& gy, GradSlots& dx) {
+    DecoderKernel& k = *kernel;
+    const std::int64_t T = k.n.T, B = k.n.att.B, H = k.n.H, A = k.n.att.A;
     const DType dt = gy.dtype();
-    const Tensor dY = gy.contiguous();
-    Tensor DQG = Tensor::empty({T, B, n.qg()}, dt), DGX = Tensor::empty({T, B, 3 * H}, dt);
-    Tensor dkeys = zeros({B, n.att.S, A}, dt), dvalues = zeros({B, n.att.S, n.att.D}, dt),
-           dv_parts = zeros({parallel_chunks(B), A}, dt);
+    k.dY = gy.contiguous();
+    k.DQG = Tensor::empty({T, B, k.n.qg()}, dt);
+    k.DGX = Tensor::empty({T, B, 3 * H}, dt);
+    k.dkeys = zeros({B, k.n.att.S, A}, dt);
+    k.dvalues = zeros({B, k.n.att.S, k.n.att.D}, dt);
+    k.dv_parts = zeros({parallel_chunks(B), A}, dt);
+    k.dc = Tensor::empty({B, k.n.att.D}, dt);
     Tensor ds0;
-    dispatch_floating(dt, "attention_gru_decoder", [&]<class T_>() {
-      ds0 = decoder_backward<T_>(n, lengths, w_qh, vv, hv, wc, sv, dY, DQG, DGX, dkeys, dvalues,
-                                 dv_parts);
+    dispatch_floating(dt, "attention_gru_decoder", [&]<class T>() {
+      const GemmPackingScope packing;
+      packing.keep(k.w_qh);
+      packing.keep(k.w_c);
+      ds0 = detail::recurrence_backward<T>(k.r, k, {zeros({B, H}, dt)}, {})[0];
     });
-    const Tensor dqg_rows = detail::step_rows(DQG);
+    const Tensor dqg_rows = detail::step_rows(k.DQG);
     if (dx.needed(2) || dx.needed(7)) {
-      const Tensor dw_qh = matmul(dqg_rows.t(), detail::step_rows(sv.S.narrow(0, 0, T)));
+      const Tensor dw_qh = matmul(dqg_rows.t(), detail::step_rows(k.S.narrow(0, 0, T)));
       if (dx.needed(2)) dx[2] += dw_qh.narrow(0, 0, A);
       if (dx.needed(7)) dx[7] += dw_qh.narrow(0, A, 3 * H);
     }
-    if (dx.needed(4)) dx[4] += sum(dv_parts, {0});
-    if (dx.needed(6)) dx[6] += matmul(detail::step_rows(DGX).t(), detail::step_rows(sv.C));
+    if (dx.needed(4)) dx[4] += sum(k.dv_parts, {0});
+    if (dx.needed(6)) dx[6] += matmul(detail::step_rows(k.DGX).t(), detail::step_rows(k.C));
     if (dx.needed(8)) dx[8] += sum(dqg_rows.narrow(1, A, 3 * H), {0});
     // Moved, not copied: a gradient that reaches a leaf unshared is kept without a clone.
-    dx[0] += std::move(DGX);
+    dx[0] += std::exchange(k.DGX, Tensor());
     dx[1] += std::move(ds0);
-    dx[3] += std::move(dkeys);
-    dx[5] += std::move(dvalues);
+    dx[3] += std::exchange(k.dkeys, Tensor());
+    dx[5] += std::exchange(k.dvalues, Tensor());
+    k.dY = k.DQG = k.dv_parts = k.dc = Tensor();
   };
   return record("attention_gru_decoder", Y, {gx_e, s0, w_q, keys, v, values, w_c, w_hh, b_hh},
-                backward, {w_qh, vv, hv, wc});
+                backward, {k.w_qh, k.v, k.values, k.w_c});
 }
 
 }  // namespace seqgrad::nn::functional

@@ -1,6 +1,7 @@
 // Elman RNN layer over a whole sequence: one graph node, hand-written backward (see functional.h).
 // Per step i (time t) and live sequence b:  h' = act(gx + h W_hh^T + b_hh)
 // Backward:  dpre = dh act'(h')  (tanh: 1 - h'², relu: h' > 0);  dh_prev = dpre W_hh
+// The loop over steps, padding and threads is nn/recurrence.h's; this file is the gate math.
 #include <algorithm>
 #include <utility>
 
@@ -12,122 +13,100 @@ namespace seqgrad::nn::functional {
 namespace {
 
 using detail::Recurrence;
+using detail::row_of;
+using detail::StepRows;
 
-// S [T+1, B, H]: the state before step i, rows sorted (row T: the final state); it is also what
-// act' reads.
-template <class T>
-void rnn_forward(const Recurrence& r, RnnActivation act, const Tensor& gx, const Tensor& w,
-                 const Tensor& bias, const Tensor& S, const Tensor& Y) {
-  const std::int64_t B = r.B, H = r.H;
-  const GemmPackingScope packing;
-  packing.keep(w.t());  // every step multiplies by the same weight: pack it once
-  for (std::int64_t i = 0; i < r.T; ++i) {
-    const std::int64_t t = r.time(i), n = r.live_rows(t);
-    const Tensor next = S.select(0, i + 1);
-    if (n > 0)  // h W_hh^T for the running sequences, activated in place below
-      gemm(S.select(0, i).narrow(0, 0, n), w.t(), next.narrow(0, 0, n));
-    detail::for_rows(B, H, [&](std::int64_t first, std::int64_t last) {
-      for (std::int64_t k = first; k < last; ++k) {
-        const std::int64_t b = r.row(k);
-        const T* h = S.data<T>() + (i * B + k) * H;
-        T* h_next = next.data<T>() + k * H;
-        T* y = Y.data<T>() + (t * B + b) * H;
-        if (k >= n) {  // past this sequence's end: keep the state, output zeros
-          std::copy_n(h, H, h_next);
-          std::fill_n(y, H, T(0));
-          continue;
-        }
-        const T* x = gx.data<T>() + (t * B + b) * H;
-        const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
-        if (act == RnnActivation::Tanh) {
-#pragma GCC ivdep  // the rows read and written never overlap
-          for (std::int64_t j = 0; j < H; ++j)
-            h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
-        } else {
-#pragma GCC ivdep  // the rows read and written never overlap
-          for (std::int64_t j = 0; j < H; ++j)
-            h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
-        }
-      }
-    });
-  }
-  detail::unsort_rows(r, S.select(0, r.T).data<T>(), Y.select(0, r.T).data<T>(), H);
-}
+// S, the state before each step, is also what act' reads.
+struct RnnKernel : detail::LayerKernel {
+  explicit RnnKernel(RnnActivation activation) : act(activation) {}
+  RnnActivation act;
 
-// Fills dGX [T, B, H] (by time, caller's order) and dG [T, B, H] (by step, sorted rows);
-// returns dL/dh0.
-template <class T>
-Tensor rnn_backward(const Recurrence& r, RnnActivation act, const Tensor& w, const Tensor& S,
-                    const Tensor& dY, const Tensor& dGX, const Tensor& dG) {
-  const std::int64_t B = r.B, H = r.H;
-  const GemmPackingScope packing;
-  packing.keep(w);  // every step multiplies by the same weight: pack it once
-  Tensor dh = Tensor::empty({B, H}, dY.dtype()), dprev = Tensor::empty({B, H}, dY.dtype());
-  detail::sort_rows(r, dY.select(0, r.T).data<T>(), dh.data<T>(), H);
-  for (std::int64_t i = r.T - 1; i >= 0; --i) {
-    const std::int64_t t = r.time(i), n = r.live_rows(t);
-    detail::for_rows(B, H, [&](std::int64_t first, std::int64_t last) {
-      for (std::int64_t k = first; k < last; ++k) {
-        const std::int64_t b = r.row(k);
-        const T* d = dh.data<T>() + k * H;
-        T* dp = dprev.data<T>() + k * H;
-        T* dgx = dGX.data<T>() + (t * B + b) * H;
-        T* dg = dG.data<T>() + (i * B + k) * H;
-        if (k >= n) {  // the state passed through unchanged; the zero output has no gradient
-          std::copy_n(d, H, dp);
-          std::fill_n(dgx, H, T(0));
-          std::fill_n(dg, H, T(0));
-          continue;
-        }
-        const T* dy = dY.data<T>() + (t * B + b) * H;
-        const T* hn = S.data<T>() + ((i + 1) * B + k) * H;
-#pragma GCC ivdep  // the rows read and written never overlap
-        for (std::int64_t j = 0; j < H; ++j) {
-          const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
-          dgx[j] = dg[j] = (d[j] + dy[j]) * slope;
-          dp[j] = T(0);
-        }
-      }
-    });
-    if (n > 0) gemm(dG.select(0, i).narrow(0, 0, n), w, dprev.narrow(0, 0, n), 1.0, 1.0);
-    std::swap(dh, dprev);
+  int stages() const { return 1; }
+  // h W_hh^T for the running sequences, into the next state's rows, activated in place below.
+  void products(std::int64_t i, std::int64_t live, int) {
+    gemm(S.select(0, i).narrow(0, 0, live), w.t(), S.select(0, i + 1).narrow(0, 0, live));
   }
-  Tensor dh0 = Tensor::empty({B, H}, dY.dtype());
-  detail::unsort_rows(r, dh.data<T>(), dh0.data<T>(), H);
-  return dh0;
-}
+  template <class T>
+  void row(std::int64_t i, std::int64_t k, int) {
+    const std::int64_t t = r.time(i), b = r.row(k), H = r.H;
+    T* h_next = row_of<T>(S, i + 1, k);
+    T* y = row_of<T>(Y, t, b);
+    const T* x = row_of<T>(gx, t, b);
+    const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
+    if (act == RnnActivation::Tanh) {
+#pragma GCC ivdep  // the rows read and written never overlap
+      for (std::int64_t j = 0; j < H; ++j)
+        h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
+    } else {
+#pragma GCC ivdep
+      for (std::int64_t j = 0; j < H; ++j)
+        h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
+    }
+  }
+
+  template <class T>
+  void backward_row(std::int64_t i, std::int64_t k, int, const std::vector<Tensor>& d,
+                    const std::vector<Tensor>& d_prev) {
+    const std::int64_t t = r.time(i), b = r.row(k), H = r.H;
+    const T* dh = row_of<T>(d[0], k);
+    const T* dy = row_of<T>(dY, t, b);
+    const T* hn = row_of<T>(S, i + 1, k);
+    T* dgx = row_of<T>(dGX, t, b);
+    T* dg = row_of<T>(dG, i, k);
+    T* dp = row_of<T>(d_prev[0], k);
+#pragma GCC ivdep  // the rows read and written never overlap
+    for (std::int64_t j = 0; j < H; ++j) {
+      const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
+      dgx[j] = dg[j] = (dh[j] + dy[j]) * slope;
+      dp[j] = T(0);
+    }
+  }
+  void backward_products(std::int64_t i, std::int64_t live, int,
+                         const std::vector<Tensor>& d_prev) {
+    gemm(dG.select(0, i).narrow(0, 0, live), w, d_prev[0].narrow(0, 0, live), 1.0, 1.0);
+  }
+};
 
 }  // namespace
 
-Variable rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
-                      const Variable& b_hh, const std::vector<std::int64_t>& lengths, bool reverse,
-                      RnnActivation activation) {
-  const Recurrence r =
-      detail::check_recurrence("rnn_sequence", 1, gx, h0, w_hh, b_hh, lengths, reverse);
-  const DType dt = gx.dtype();
-  const Tensor x = gx.value().contiguous(), w = w_hh.value().contiguous(),
-               bias = b_hh.value().contiguous();
-  Tensor S = Tensor::empty({r.T + 1, r.B, r.H}, dt), Y = Tensor::empty({r.T + 1, r.B, r.H}, dt);
-  const Tensor h0v = h0.value().contiguous();
-  dispatch_floating(dt, "rnn_sequence", [&]<class T>() {
-    detail::sort_rows(r, h0v.data<T>(), S.data<T>(), r.H);
-    rnn_forward<T>(r, activation, x, w, bias, S, Y);
+SequenceResult rnn_sequence(const Variable& gx, const Variable& h0, const Variable& w_hh,
+                            const Variable& b_hh, const std::vector<std::int64_t>& lengths,
+                            bool reverse, RnnActivation activation) {
+  RnnKernel tanh_or_relu(activation);
+  const auto [kernel, block] = detail::start_layer(std::move(tanh_or_relu), "rnn_sequence", 1, gx,
+                                                   h0, w_hh, b_hh, lengths, reverse, 1);
+  const Recurrence& r = kernel->r;
+  RnnKernel& k = *kernel;
+  dispatch_floating(gx.dtype(), "rnn_sequence", [&]<class T>() {
+    detail::sort_into<T>(r, h0.value(), k.S.select(0, 0));
+    const GemmPackingScope packing;
+    packing.keep(k.w.t());  // every step multiplies by the same weight: pack it once
+    detail::recurrence_forward<T>(r, k, {k.S}, {{k.Y, true}});
+    detail::unsort_rows(r, k.S.select(0, r.T).data<T>(), block.select(0, r.T).data<T>(), r.H);
   });
+  const std::vector<Tensor> outputs = k.finish_forward(block);
 
-  auto backward = [r, activation, w, S](const Tensor& gy, GradSlots& dx) {
-    const Tensor dY = gy.contiguous();
-    Tensor dGX = Tensor::empty({r.T, r.B, r.H}, gy.dtype());
-    Tensor dG = Tensor::empty(dGX.shape(), gy.dtype());
+  auto backward = [kernel](std::span<const Tensor> gys, GradSlots& dx) {
+    RnnKernel& k = *kernel;
+    const Recurrence& r = k.r;
+    k.start_backward(gys[0]);
     Tensor dh0;
-    dispatch_floating(gy.dtype(), "rnn_sequence",
-                      [&]<class T>() { dh0 = rnn_backward<T>(r, activation, w, S, dY, dGX, dG); });
-    dx[0] += dGX;
-    dx[1] += dh0;
+    dispatch_floating(k.dY.dtype(), "rnn_sequence", [&]<class T>() {
+      const GemmPackingScope packing;
+      packing.keep(k.w);
+      const auto d0 = detail::recurrence_backward<T>(r, k, {detail::sorted_copy<T>(r, gys[1])},
+                                                     {{k.dGX, true}, {k.dG, false}});
+      dh0 = detail::unsorted_copy<T>(r, d0[0]);
+    });
     if (dx.needed(2))
-      dx[2] += matmul(detail::step_rows(dG).t(), detail::step_rows(S.narrow(0, 0, r.T)));
-    if (dx.needed(3)) dx[3] += detail::bias_grad(dG, r);
+      dx[2] += matmul(detail::step_rows(k.dG).t(), detail::step_rows(k.S.narrow(0, 0, r.T)));
+    if (dx.needed(3)) dx[3] += detail::bias_grad(k.dG, r);
+    dx[0] += std::exchange(k.dGX, Tensor());
+    dx[1] += dh0;
+    k.finish_backward();
   };
-  return record("rnn_sequence", Y, {gx, h0, w_hh, b_hh}, backward, {w});
+  auto out = record_outputs("rnn_sequence", outputs, {gx, h0, w_hh, b_hh}, backward, {k.w});
+  return {out[0], {out[1]}};
 }
 
 }  // namespace seqgrad::nn::functional

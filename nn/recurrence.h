@@ -1,6 +1,8 @@
-// What the fused recurrent kernels (functional_rnn.cpp, functional_lstm.cpp, functional_gru.cpp)
-// share: argument checks, the order of steps, which (step, sequence) pairs are live, and the
-// final weight-gradient GEMM. Internal to nn/.
+// The one loop of the fused recurrent kernels (functional_rnn.cpp, functional_lstm.cpp,
+// functional_gru.cpp, functional_attention_decoder.cpp) and what they share: argument checks, the
+// order of steps, which (step, sequence) pairs are live, padding, the thread split of a step's
+// row work, and the final weight-gradient GEMM. A kernel supplies only the products of a step and
+// the gate math of one row (see recurrence_forward below). Internal to nn/.
 //
 // Buffers are indexed two ways. Tensors the caller sees (gx, outputs) are indexed by time t and
 // the caller's sequence order b. Saved states are indexed by processing step i (t = i forward,
@@ -14,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "autograd/node.h"
@@ -81,20 +85,229 @@ void for_rows(std::int64_t rows, std::int64_t values_per_row, F&& f) {
     f(std::int64_t{0}, rows);
 }
 
+// A per-step buffer [T, B, width] and how its rows are addressed: by time and the caller's
+// sequence order (outputs, dL/dgx), or by processing step and sorted row (what a kernel saves).
+struct StepRows {
+  Tensor buffer;
+  bool by_time = false;
+  template <class T>
+  T* at(const Recurrence& r, std::int64_t i, std::int64_t k) const {
+    const std::int64_t row = by_time ? r.time(i) * r.B + r.row(k) : i * r.B + k;
+    return buffer.data<T>() + row * buffer.size(2);
+  }
+};
+
+// x [B, W] in the caller's order, as sorted rows (row k = x[r.row(k)]) written into `out`, or
+// into a new tensor; and back.
+template <class T>
+void sort_into(const Recurrence& r, const Tensor& x, const Tensor& out) {
+  const Tensor c = x.contiguous();
+  sort_rows(r, c.data<T>(), out.data<T>(), x.size(1));
+}
+template <class T>
+Tensor sorted_copy(const Recurrence& r, const Tensor& x) {
+  Tensor out = Tensor::empty({r.B, x.size(1)}, x.dtype());
+  sort_into<T>(r, x, out);
+  return out;
+}
+template <class T>
+Tensor unsorted_copy(const Recurrence& r, const Tensor& x) {
+  Tensor out = Tensor::empty({r.B, x.size(x.dim() - 1)}, x.dtype());
+  unsort_rows(r, x.data<T>(), out.data<T>(), x.size(x.dim() - 1));
+  return out;
+}
+
+// Row k of a [B, H] buffer, or of step i of a [T+1, B, H] state buffer.
+template <class T>
+T* row_of(const Tensor& x, std::int64_t k) {
+  return x.data<T>() + k * x.size(x.dim() - 1);
+}
+template <class T>
+T* row_of(const Tensor& x, std::int64_t i, std::int64_t k) {
+  return x.data<T>() + (i * x.size(1) + k) * x.size(2);
+}
+
+// The forward loop. `states` are the state parts (h; the LSTM's h and c), each [T+1, B, H] with
+// row i the state before step i (rows sorted; row 0 filled by the caller). Each step i runs the
+// kernel's stages in order; a stage is the step's products over its live rows, then the gate math
+// of each row:
+//   kernel.stages()                        how many (Cho's reset-before GRU: 2; the rest: 1)
+//   kernel.products(i, live, stage)        GEMMs on rows [0, live) of step i
+//   kernel.template row<T>(i, k, stage)    the gate math of live row k: reads state row i, writes
+//                                          state row i + 1, the outputs and what it saves
+// A row past its sequence's end (padding) is the loop's business, in stage 0: its state is
+// carried over and its row of every buffer in `zero_when_dead` is zero (outputs are zero there).
+template <class T, class Kernel>
+void recurrence_forward(const Recurrence& r, Kernel& kernel, const std::vector<Tensor>& states,
+                        const std::vector<StepRows>& zero_when_dead) {
+  for (std::int64_t i = 0; i < r.T; ++i) {
+    const std::int64_t live = r.live_rows(r.time(i));
+    for (int stage = 0; stage < kernel.stages(); ++stage) {
+      if (live > 0) kernel.products(i, live, stage);
+      for_rows(stage == 0 ? r.B : live, r.G * r.H, [&](std::int64_t first, std::int64_t last) {
+        for (std::int64_t k = first; k < last; ++k) {
+          if (k < live) {
+            kernel.template row<T>(i, k, stage);
+            continue;
+          }
+          for (const Tensor& s : states)
+            std::copy_n(row_of<T>(s, i, k), r.H, row_of<T>(s, i + 1, k));
+          for (const StepRows& z : zero_when_dead)
+            std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
+        }
+      });
+    }
+  }
+}
+
+// The backward loop, the forward's stages in reverse: for each step from the last, each stage
+// from the last, the gate backward of each row, then the stage's products:
+//   kernel.template backward_row<T>(i, k, stage, d, d_prev)   live row k: d holds the gradients
+//                          reaching the state after step i (rows [B, H] per part, sorted), and
+//                          the row writes d_prev's row k, the gradient reaching the state before
+//   kernel.backward_products(i, live, stage, d_prev)        GEMMs that add into d_prev
+// A padding row passes its state gradient through and is zero in every `zero_when_dead` buffer.
+// `d` starts as the gradients of the final state; returned: those of the initial state (sorted).
+template <class T, class Kernel>
+std::vector<Tensor> recurrence_backward(const Recurrence& r, Kernel& kernel, std::vector<Tensor> d,
+                                        const std::vector<StepRows>& zero_when_dead) {
+  std::vector<Tensor> d_prev;
+  for (const Tensor& x : d) d_prev.push_back(Tensor::empty(x.shape(), x.dtype()));
+  for (std::int64_t i = r.T - 1; i >= 0; --i) {
+    const std::int64_t live = r.live_rows(r.time(i));
+    for (int stage = kernel.stages() - 1; stage >= 0; --stage) {
+      const bool first_stage = stage == kernel.stages() - 1;  // the one that sees padding rows
+      for_rows(first_stage ? r.B : live, r.G * r.H, [&](std::int64_t first, std::int64_t last) {
+        for (std::int64_t k = first; k < last; ++k) {
+          if (k < live) {
+            kernel.template backward_row<T>(i, k, stage, d, d_prev);
+            continue;
+          }
+          for (std::size_t p = 0; p < d.size(); ++p)
+            std::copy_n(row_of<T>(d[p], k), r.H, row_of<T>(d_prev[p], k));
+          for (const StepRows& z : zero_when_dead)
+            std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
+        }
+      });
+      if (live > 0) kernel.backward_products(i, live, stage, d_prev);
+    }
+    std::swap(d, d_prev);
+  }
+  return d;
+}
+
+// What every layer kernel (rnn, lstm, gru) holds. A kernel is kept by its node's backward closure:
+// it keeps what the backward pass reads, and sets the forward's operands and the backward's
+// buffers only while each runs.
+struct LayerKernel {
+  Recurrence r;
+  Tensor w;            // W_hh [G*H, H], contiguous
+  Tensor S;            // [T+1, B, H] h before step i, rows sorted
+  Tensor gx, bias, Y;  // forward: [T, B, G*H] by time; [G*H] or [B, G*H]; outputs [T, B, H]
+  Tensor dY, dGX, dG;  // backward: dL/dY; dL/dgx [T, B, G*H] by time; dL/d(h W_hh^T + b_hh)
+                       // [T, B, G*H] by step, rows sorted
+
+  // Checks the operands (check_recurrence), sets up a forward pass and returns the block that
+  // holds the node's outputs, [T + parts, B, H]: the step outputs (Y), then each final state part
+  // (one allocation instead of 1 + parts).
+  Tensor start_forward(const char* op, std::int64_t gates, const Variable& gx_, const Variable& h0,
+                       const Variable& w_hh, const Variable& b_hh,
+                       const std::vector<std::int64_t>& lengths, bool reverse, std::int64_t parts) {
+    r = check_recurrence(op, gates, gx_, h0, w_hh, b_hh, lengths, reverse);
+    w = w_hh.value().contiguous();
+    S = Tensor::empty({r.T + 1, r.B, r.H}, gx_.dtype());
+    gx = gx_.value().contiguous();
+    bias = b_hh.value().contiguous();
+    const Tensor block = Tensor::empty({r.T + parts, r.B, r.H}, gx_.dtype());
+    Y = block.narrow(0, 0, r.T);
+    return block;
+  }
+  // The block's outputs (the step outputs, then the final state parts) once the forward is done.
+  std::vector<Tensor> finish_forward(const Tensor& block) {
+    gx = bias = Y = Tensor();
+    std::vector<Tensor> out{block.narrow(0, 0, r.T)};
+    for (std::int64_t p = r.T; p < block.size(0); ++p) out.push_back(block.select(0, p));
+    return out;
+  }
+  void start_backward(const Tensor& gy) {
+    dY = gy.contiguous();
+    dGX = Tensor::empty({r.T, r.B, r.G * r.H}, gy.dtype());
+    dG = Tensor::empty(dGX.shape(), gy.dtype());
+  }
+  void finish_backward() { dY = dG = Tensor(); }
+};
+
+// A layer kernel made ready for its forward pass: the kernel (which the node's backward closure
+// will keep) and the block that holds the node's outputs (LayerKernel::start_forward).
+template <class Kernel>
+std::pair<std::shared_ptr<Kernel>, Tensor> start_layer(Kernel kernel, const char* op,
+                                                       std::int64_t gates, const Variable& gx,
+                                                       const Variable& h0, const Variable& w_hh,
+                                                       const Variable& b_hh,
+                                                       const std::vector<std::int64_t>& lengths,
+                                                       bool reverse, std::int64_t parts) {
+  auto k = std::make_shared<Kernel>(std::move(kernel));
+  Tensor block = k->start_forward(op, gates, gx, h0, w_hh, b_hh, lengths, reverse, parts);
+  return {std::move(k), std::move(block)};
+}
+
 // Float32 uses seqgrad's vectorisable approximations, float64 (gradient checks) the C library.
 template <class T>
-inline T sigmoid(T x) {
+[[gnu::always_inline]] inline T sigmoid(T x) {
   if constexpr (sizeof(T) == 4)
     return vecmath::sigmoid(x);
   else
     return T(1) / (T(1) + std::exp(-x));
 }
 template <class T>
-inline T tanh(T x) {
+[[gnu::always_inline]] inline T tanh(T x) {
   if constexpr (sizeof(T) == 4)
     return vecmath::tanh(x);
   else
     return std::tanh(x);
+}
+
+}  // namespace seqgrad::nn::detail
+
+namespace seqgrad::nn::detail {
+
+// PyTorch's GRU gates (reset after) for one row, shared by gru_sequence and the attention
+// decoder. x [3H] is the input part, g [3H] = h W_hh^T; afterwards a [3H] holds r, z, n and g's n
+// part has b_hh added (gh_n, what r multiplies, which the backward reads):
+//   r = σ(x_r + g_r + b_r),  z = σ(x_z + g_z + b_z),  n = tanh(x_n + r gh_n),  h' = (1 - z) n + z h
+template <class T>
+void gru_gates(std::int64_t H, const T* x, T* g, const T* bias, const T* h, T* a, T* h_next, T* y) {
+#pragma GCC ivdep  // the rows read and written never overlap
+  for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = sigmoid<T>(x[j] + g[j] + bias[j]);
+#pragma GCC ivdep
+  for (std::int64_t j = 0; j < H; ++j) {
+    const T gh_n = g[2 * H + j] + bias[2 * H + j];
+    g[2 * H + j] = gh_n;
+    const T n = tanh<T>(x[2 * H + j] + a[j] * gh_n), z = a[H + j];
+    a[2 * H + j] = n;
+    h_next[j] = y[j] = (T(1) - z) * n + z * h[j];
+  }
+}
+
+// Its backward, with dh the gradient reaching h' from the next step and dy from the output:
+//   dn_pre = dh (1 - z)(1 - n²),  dz_pre = dh (h - n) z (1 - z),  dr_pre = dn_pre gh_n r (1 - r)
+//   dgx = (dr_pre, dz_pre, dn_pre),  dgh = (dr_pre, dz_pre, dn_pre r),  dh_prev = dh z
+// (the caller adds dgh W_hh to dh_prev).
+template <class T>
+void gru_gates_backward(std::int64_t H, const T* dh, const T* dy, const T* a, const T* g,
+                        const T* h, T* dh_prev, T* dgx, T* dgh) {
+#pragma GCC ivdep  // the rows read and written never overlap
+  for (std::int64_t j = 0; j < H; ++j) {
+    const T d = dh[j] + dy[j], r = a[j], z = a[H + j], n = a[2 * H + j];
+    const T dn_pre = d * (T(1) - z) * (T(1) - n * n);
+    const T dz_pre = d * (h[j] - n) * z * (T(1) - z);
+    const T dr_pre = dn_pre * g[2 * H + j] * r * (T(1) - r);
+    dh_prev[j] = d * z;
+    dgx[j] = dgh[j] = dr_pre;
+    dgx[H + j] = dgh[H + j] = dz_pre;
+    dgx[2 * H + j] = dn_pre;
+    dgh[2 * H + j] = dn_pre * r;
+  }
 }
 
 }  // namespace seqgrad::nn::detail

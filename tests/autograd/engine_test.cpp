@@ -473,3 +473,63 @@ TEST_CASE("engine: a backward that fails half-way leaves no stale gradient behin
   (z * 1.0).backward();
   CHECK(x.grad().item() == doctest::Approx(1.0));  // tanh'(0) = 1, counted once
 }
+
+// --- ops with several outputs -------------------------------------------------------------------
+
+// min_and_max(a, b) = (min(a, b), max(a, b)) elementwise for x = [a; b]: two outputs of one node.
+// Each output's gradient goes to the input that was smaller or larger; written out by hand below.
+namespace {
+std::vector<Variable> min_and_max(const Variable& a, const Variable& b) {
+  const Tensor lo = minimum(a.value(), b.value()), hi = maximum(a.value(), b.value());
+  const Tensor a_low = le(a.value(), b.value()).to(a.dtype());  // 1 where a is the min
+  return record_outputs("minmax", {lo, hi}, {a, b},
+                        [a_low](std::span<const Tensor> gys, GradSlots& dx) {
+                          CHECK(gys.size() == 2);
+                          const Tensor b_low = 1.0 - a_low;
+                          dx[0] += gys[0] * a_low + gys[1] * b_low;
+                          dx[1] += gys[0] * b_low + gys[1] * a_low;
+                        });
+}
+}  // namespace
+
+TEST_CASE("engine: a node with several outputs") {
+  const Variable a = leaf({1, 5, 3}, {3}), b = leaf({4, 2, 3}, {3});
+  const auto out = min_and_max(a, b);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].grad_fn() == out[1].grad_fn());  // one node
+  CHECK(out[0].output_nr() == 0);
+  CHECK(out[1].output_nr() == 1);
+  expect_values(out[0].value(), {3}, {1, 2, 3});
+  expect_values(out[1].value(), {3}, {4, 5, 3});
+  SUBCASE("both outputs reach the loss: L = sum(lo) + 10 sum(hi)") {
+    // Where a < b, a is lo (gradient 1) and b is hi (10); where a > b the other way; on the tie
+    // (index 2) a counts as the min.
+    (sum(out[0]) + sum(out[1]) * 10.0).backward();
+    expect_values(a.grad(), {3}, {1, 10, 1});
+    expect_values(b.grad(), {3}, {10, 1, 10});
+  }
+  SUBCASE("one output unused: its gradient arrives as zeros") {
+    sum(out[1]).backward();
+    expect_values(a.grad(), {3}, {0, 1, 0});
+    expect_values(b.grad(), {3}, {1, 0, 1});
+  }
+  SUBCASE("the same output used twice, through other ops") {
+    (sum(out[0] * out[0]) + sum(exp(out[1]) * 0.0)).backward();  // d(lo^2) = 2 lo
+    expect_values(a.grad(), {3}, {2, 0, 6});
+    expect_values(b.grad(), {3}, {0, 4, 0});
+  }
+  SUBCASE("the graph shows one node with two outputs and labelled edges") {
+    const std::string dot = to_dot(out[0] + out[1] * 2.0);
+    CHECK(dot.find("minmax\\n[3], [3]") != std::string::npos);
+    CHECK(dot.find("[label=\"1\"]") != std::string::npos);
+  }
+  SUBCASE("gradcheck of both outputs") {
+    const auto r = run_gradcheck(
+        [](const std::vector<Variable>& v) {
+          const auto o = min_and_max(v[0], v[1]);
+          return cat({o[0], o[1] * 3.0}, 0);
+        },
+        {f64({1, 5, 3.5}, {3}), f64({4, 2, 3}, {3})});
+    CHECK_MESSAGE(r.ok, r.report);
+  }
+}

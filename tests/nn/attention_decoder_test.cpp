@@ -40,7 +40,7 @@ Variable composed(const Vars& x, const std::vector<std::int64_t>& lengths) {
   for (std::int64_t t = 0; t < x[0].size(0); ++t) {
     const Variable c = F::additive_attention(F::linear(s, x[2]), x[3], x[4], x[5], lengths);
     const Variable gx = x[0].select(0, t) + F::linear(c, x[6]);
-    s = F::gru_sequence(gx.unsqueeze(0), s, x[7], x[8]).select(0, 1);
+    s = F::gru_sequence(gx.unsqueeze(0), s, x[7], x[8]).state[0];
     rows.push_back(cat({s, c}, 1));
   }
   return stack(rows, 0);

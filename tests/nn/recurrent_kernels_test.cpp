@@ -17,6 +17,14 @@ using Vars = std::vector<Variable>;
 namespace {
 constexpr std::int64_t T = 4, B = 3, H = 2;
 const std::vector<std::int64_t> kRagged = {4, 1, 3};  // shorter sequences, unsorted
+
+// A kernel's outputs as one tensor [T + parts, B, H]: the outputs, then each final state part.
+// Checking gradients through it checks them through every output of the node.
+Variable stacked(const F::SequenceResult& r) {
+  std::vector<Variable> parts{r.output};
+  for (const Variable& s : r.state) parts.push_back(s.unsqueeze(0));
+  return cat(parts, 0);
+}
 }  // namespace
 
 TEST_CASE("gradcheck: rnn_sequence") {
@@ -28,7 +36,7 @@ TEST_CASE("gradcheck: rnn_sequence") {
         CAPTURE(lengths.size());
         CHECK_GRADCHECK(
             [&](const Vars& v) {
-              return F::rnn_sequence(v[0], v[1], v[2], v[3], lengths, reverse, act);
+              return stacked(F::rnn_sequence(v[0], v[1], v[2], v[3], lengths, reverse, act));
             },
             {normal64({T, B, H}, gen), normal64({B, H}, gen), normal64({H, H}, gen),
              normal64({H}, gen)});
@@ -43,7 +51,7 @@ TEST_CASE("gradcheck: lstm_sequence") {
       CAPTURE(lengths.size());
       CHECK_GRADCHECK(
           [&](const Vars& v) {
-            return F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], lengths, reverse);
+            return stacked(F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], lengths, reverse));
           },
           {normal64({T, B, 4 * H}, gen), normal64({B, H}, gen), normal64({B, H}, gen),
            normal64({4 * H, H}, gen), normal64({4 * H}, gen)});
@@ -61,7 +69,7 @@ TEST_CASE("gradcheck: gru_sequence") {
           CAPTURE(per_row_bias);
           CHECK_GRADCHECK(
               [&](const Vars& v) {
-                return F::gru_sequence(v[0], v[1], v[2], v[3], lengths, reverse, reset);
+                return stacked(F::gru_sequence(v[0], v[1], v[2], v[3], lengths, reverse, reset));
               },
               {normal64({T, B, 3 * H}, gen), normal64({B, H}, gen), normal64({3 * H, H}, gen),
                per_row_bias ? normal64({B, 3 * H}, gen) : normal64({3 * H}, gen)});
@@ -94,19 +102,19 @@ TEST_CASE("recurrent kernels: float32 (packed per-step products) agrees with flo
     check_op({normal64({T2, B2, H2}, gen), normal64({B2, H2}, gen), normal64({H2, H2}, gen),
               normal64({H2}, gen)},
              {T2 + 1, B2, H2}, [&](const Vars& v) {
-               return F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, reverse,
-                                      F::RnnActivation::Tanh);
+               return stacked(F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, reverse,
+                                              F::RnnActivation::Tanh));
              });
     check_op({normal64({T2, B2, 4 * H2}, gen), normal64({B2, H2}, gen), normal64({B2, H2}, gen),
               normal64({4 * H2, H2}, gen), normal64({4 * H2}, gen)},
              {T2 + 2, B2, H2}, [&](const Vars& v) {
-               return F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], ragged, reverse);
+               return stacked(F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], ragged, reverse));
              });
     for (const auto reset : {F::GruReset::After, F::GruReset::Before})
       check_op({normal64({T2, B2, 3 * H2}, gen), normal64({B2, H2}, gen),
                 normal64({3 * H2, H2}, gen), normal64({3 * H2}, gen)},
                {T2 + 1, B2, H2}, [&](const Vars& v) {
-                 return F::gru_sequence(v[0], v[1], v[2], v[3], ragged, reverse, reset);
+                 return stacked(F::gru_sequence(v[0], v[1], v[2], v[3], ragged, reverse, reset));
                });
   }
 }
@@ -147,17 +155,48 @@ TEST_CASE("recurrent kernels: 1 and 2 threads give the same bits (gate loops spl
   auto normal = [&](const Dims& shape) { return randn(shape, kFloat32, &gen); };
   check_op("rnn", 3, {normal({T2, B2, H2}), normal({B2, H2}), normal({H2, H2}), normal({H2})},
            {T2 + 1, B2, H2}, [&](const Vars& v) {
-             return F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, false, F::RnnActivation::Tanh);
+             return stacked(
+                 F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, false, F::RnnActivation::Tanh));
            });
   check_op("lstm", 4,
            {normal({T2, B2, 4 * H2}), normal({B2, H2}), normal({B2, H2}), normal({4 * H2, H2}),
             normal({4 * H2})},
-           {T2 + 2, B2, H2},
-           [&](const Vars& v) { return F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], ragged); });
+           {T2 + 2, B2, H2}, [&](const Vars& v) {
+             return stacked(F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], ragged));
+           });
   for (const auto reset : {F::GruReset::After, F::GruReset::Before})
     check_op(reset == F::GruReset::After ? "gru after" : "gru before", 3,
              {normal({T2, B2, 3 * H2}), normal({B2, H2}), normal({3 * H2, H2}), normal({3 * H2})},
              {T2 + 1, B2, H2}, [&](const Vars& v) {
-               return F::gru_sequence(v[0], v[1], v[2], v[3], ragged, true, reset);
+               return stacked(F::gru_sequence(v[0], v[1], v[2], v[3], ragged, true, reset));
              });
+}
+
+// The node's outputs are separate: a loss on the final state alone (the output unused, whose
+// gradient then arrives as zeros) or on the output alone gets the gradients of each path.
+TEST_CASE("gradcheck: recurrent kernels through one of their outputs") {
+  Generator gen(79);
+  for (const int which : {0, 1, 2}) {  // the output, h_n, c_n (the LSTM's)
+    CAPTURE(which);
+    const auto pick = [which](const F::SequenceResult& r) {
+      return which == 0 ? r.output : r.state[static_cast<std::size_t>(which - 1)];
+    };
+    CHECK_GRADCHECK(
+        [&](const Vars& v) {
+          return pick(F::lstm_sequence(v[0], v[1], v[2], v[3], v[4], kRagged));
+        },
+        {normal64({T, B, 4 * H}, gen), normal64({B, H}, gen), normal64({B, H}, gen),
+         normal64({4 * H, H}, gen), normal64({4 * H}, gen)});
+    if (which == 2) continue;
+    CHECK_GRADCHECK(
+        [&](const Vars& v) {
+          return pick(F::gru_sequence(v[0], v[1], v[2], v[3], kRagged, true, F::GruReset::Before));
+        },
+        {normal64({T, B, 3 * H}, gen), normal64({B, H}, gen), normal64({3 * H, H}, gen),
+         normal64({3 * H}, gen)});
+    CHECK_GRADCHECK(
+        [&](const Vars& v) { return pick(F::rnn_sequence(v[0], v[1], v[2], v[3], kRagged)); },
+        {normal64({T, B, H}, gen), normal64({B, H}, gen), normal64({H, H}, gen),
+         normal64({H}, gen)});
+  }
 }
