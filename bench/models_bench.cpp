@@ -14,6 +14,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cli/model_options.h"
 #include "data/training_data.h"
 #include "models/seq2seq_io.h"
 #include "optim/all.h"
@@ -24,42 +25,13 @@ using namespace seqgrad;
 namespace {
 
 struct Options {
-  std::string model = "cho", mode = "train";
-  std::int64_t emb = 64, hidden = 128, maxout = 0, layers = 2, attention = 0, batch = 64;
+  std::string model = models::default_model(), mode = "train";
+  cli::ModelOptions model_options;  // --emb, --hidden, ... of every registered model
+  std::int64_t batch = 64;
   std::int64_t steps = 30, warmup = 3, min_len = 5, max_len = 20;
   int threads = 1;
   std::uint64_t seed = 0;
 };
-
-std::string model_config(const Options& o) {
-  nlohmann::json c = {{"emb", o.emb}, {"hidden", o.hidden}};
-  if (o.model == "cho") c["maxout"] = o.maxout > 0 ? o.maxout : o.hidden / 2;
-  if (o.model == "attention") c["attention"] = o.attention > 0 ? o.attention : o.hidden;
-  if (o.model == "seq2seq") {
-    c["cell"] = "lstm";
-    c["layers"] = o.layers;
-  }
-  return c.dump();
-}
-
-// GEMM floating-point operations of one `cho` training step (forward + backward = 3x forward,
-// 2 FLOPs per multiply-add), counting only real tokens (the kernels skip padding): per source
-// token the GRU's input and recurrent products, 6H(E + H); per target token the decoder's, 6H(E +
-// H), the readout's token share, 4M(H + E), and the output layer, 2MV; per sequence the context,
-// decoder start, C c and the readout's context share, 2H^2 + 2H^2 + 6H^2 + 4MH.
-double cho_step_gemm_flops(const Options& o, const data::Batch& b, std::int64_t vocab) {
-  const double E = static_cast<double>(o.emb), H = static_cast<double>(o.hidden);
-  const double M = static_cast<double>(o.maxout > 0 ? o.maxout : o.hidden / 2);
-  double src_tokens = 0;
-  for (const std::int64_t n : b.src_len) src_tokens += static_cast<double>(n);
-  const double tgt_tokens = static_cast<double>(b.target_tokens);
-  const double sequences = static_cast<double>(b.src_len.size());
-  const double forward =
-      src_tokens * 6 * H * (E + H) +
-      tgt_tokens * (6 * H * (E + H) + 4 * M * (H + E) + 2 * M * static_cast<double>(vocab)) +
-      sequences * (10 * H * H + 4 * M * H);
-  return 3 * forward;
-}
 
 // Greedy decoding for exactly `steps` steps, with no early stop at EOS: fresh parameters emit
 // EOS at arbitrary points, and a stop that depends on them would make the work differ between the
@@ -84,7 +56,8 @@ void run(const Options& o) {
   const data::TaskOptions task{"reverse", o.min_len, o.max_len};
   const data::TrainingData corpus = data::task_data(task);
   Generator gen(o.seed);
-  const auto net = models::make_model(o.model, model_config(o), corpus.src_vocab.size(),
+  const nlohmann::json config = o.model_options.config_for(o.model);
+  const auto net = models::make_model(o.model, config.dump(), corpus.src_vocab.size(),
                                       corpus.tgt_vocab.size(), &gen);
   std::vector<data::Batch> batches;
   for (std::int64_t i = 0; i < o.warmup + o.steps; ++i)
@@ -104,7 +77,7 @@ void run(const Options& o) {
       trainer.step({net->loss(b) / static_cast<double>(b.target_tokens), b.target_tokens});
       if (i >= o.warmup) {
         tokens += b.target_tokens;
-        if (o.model == "cho") gemm_flops += cho_step_gemm_flops(o, b, corpus.tgt_vocab.size());
+        gemm_flops += net->training_gemm_flops(b);  // 0 for a model that does not say
       }
     }
     seconds = seconds_since(start);
@@ -128,8 +101,8 @@ void run(const Options& o) {
       "{{\"framework\": \"seqgrad\", \"model\": \"{}\", \"mode\": \"{}\", \"hidden\": {}, "
       "\"threads\": {}, \"steps\": {}, \"seconds\": {:.4f}, \"tokens_per_s\": {:.1f}, "
       "\"sequences_per_s\": {:.1f}{}}}\n",
-      o.model, o.mode, o.hidden, o.threads, o.steps, seconds, static_cast<double>(tokens) / seconds,
-      sequences / seconds,
+      o.model, o.mode, config.value("hidden", std::int64_t{0}), o.threads, o.steps, seconds,
+      static_cast<double>(tokens) / seconds, sequences / seconds,
       gemm_flops > 0
           ? fmt::format(", \"gemm_gflop_per_step\": {:.3f}, \"gemm_gflop_per_s\": {:.1f}",
                         gemm_flops / 1e9 / static_cast<double>(o.steps), gemm_flops / 1e9 / seconds)
@@ -141,13 +114,10 @@ void run(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   CLI::App app("Training or greedy-decoding throughput of one encoder-decoder (seqgrad side)");
-  app.add_option("--model", o.model, "cho, seq2seq (LSTM) or attention")->capture_default_str();
+  app.add_option("--model", o.model, "Any registered model (cho, seq2seq, attention)")
+      ->capture_default_str();
   app.add_option("--mode", o.mode, "train or decode")->capture_default_str();
-  app.add_option("--emb", o.emb)->capture_default_str();
-  app.add_option("--hidden", o.hidden)->capture_default_str();
-  app.add_option("--maxout", o.maxout, "cho (0: hidden / 2)")->capture_default_str();
-  app.add_option("--layers", o.layers, "seq2seq")->capture_default_str();
-  app.add_option("--attention", o.attention, "attention (0: = hidden)")->capture_default_str();
+  o.model_options.add_to(app);  // the models' own options, with their defaults
   app.add_option("--batch", o.batch)->capture_default_str();
   app.add_option("--steps", o.steps, "timed steps (batches)")->capture_default_str();
   app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();

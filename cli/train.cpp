@@ -31,7 +31,7 @@ struct TrainOptions {
   data::TaskOptions task;
   std::string train_file, dev_file;  // instead of a task
   std::string src_tokens = "char", tgt_tokens = "char";
-  std::string model = "cho";
+  std::string model = models::default_model();
   ModelOptions model_options;  // --emb, --hidden, ... of every registered model
   std::int64_t batch = 64;
   bool bucket = false;  // batches of similar source length

@@ -47,6 +47,7 @@ class Cho : public EncoderDecoder {
   Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
+  double training_gemm_flops(const data::Batch& batch) const override;
 
   const ChoConfig& config() const { return config_; }
 

@@ -28,6 +28,11 @@ class EncoderDecoder : public nn::Module {
   // Feeds each row's previous token y [N] (BOS first); returns log-probabilities [N, Vt] of the
   // next token and advances the state. No gradient.
   virtual Tensor decode_step(DecoderState& state, const Tensor& y) = 0;
+
+  // The floating-point operations of the matrix products of one training step on `batch`
+  // (forward and backward), for the utilisation figures of the benchmarks; 0 when the model does
+  // not count them.
+  virtual double training_gemm_flops(const data::Batch& /*batch*/) const { return 0; }
 };
 
 // Target ids (EOS and what follows dropped) of each source: greedy when beam = 1, else

@@ -19,6 +19,9 @@ void register_model(ModelSpec spec) {
         "register_model: need a name, a config check and a factory");
   check(!registry().count(spec.name), "register_model: a model named '{}' is already registered",
         spec.name);
+  for (const auto& [name, other] : registry())
+    check(!(spec.is_default && other.is_default),
+          "register_model: '{}' and '{}' both claim to be the default model", name, spec.name);
   const std::string name = spec.name;
   registry().emplace(name, std::move(spec));
 }
@@ -28,6 +31,12 @@ const ModelSpec& find_model(const std::string& name) {
   check(it != registry().end(), "unknown model '{}' (known: {})", name,
         fmt::join(model_names(), ", "));
   return it->second;
+}
+
+const std::string& default_model() {
+  for (const auto& [name, spec] : registry())
+    if (spec.is_default) return spec.name;
+  fail("no model is registered as the default");
 }
 
 std::vector<std::string> model_names() {

@@ -38,6 +38,7 @@ struct ConfigOption {
 
 struct ModelSpec {
   std::string name, summary;
+  bool is_default = false;  // what `seqgrad train` trains without --model
   std::vector<ConfigOption> options;
   // Checks `config` (types and ranges of the model's keys; other keys are ignored, missing
   // optional keys take their defaults) and returns it complete: every option present.
@@ -53,6 +54,8 @@ void register_model(ModelSpec spec);
 // Throws Error listing the registered names when `name` is not one of them.
 const ModelSpec& find_model(const std::string& name);
 std::vector<std::string> model_names();  // sorted
+// The model registered as the default (the CLI's --model without a value); throws when none is.
+const std::string& default_model();
 
 // Builds a freshly initialised model from its registered name and config JSON (the checkpoint's
 // "config"; keys the model does not take are ignored).
@@ -144,10 +147,11 @@ class ConfigFields {
 // tgt_vocab members, which make() sets from the data.
 template <class Model, class Config>
 struct RegisterModel {
-  RegisterModel(std::string name, std::string summary, ConfigFields<Config> fields) {
+  RegisterModel(std::string name, std::string summary, ConfigFields<Config> fields,
+                bool is_default = false) {
     const std::string label = "model '" + name + "'";
     register_model(
-        {name, std::move(summary), fields.options(),
+        {name, std::move(summary), is_default, fields.options(),
          [fields, label](const nlohmann::json& j) {
            return fields.to_json(fields.from_json(j, label));
          },

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What `seqgrad train` prints: --version; --quiet (the JSON line only); off a terminal, one
-# progress line and one evaluation line per phase and a last line saying why training stopped
-# (--log-every adds lines); early stopping named in words and in the JSON; g2p's WER and PER in
-# metrics.csv and the JSON. Usage: output.sh path/to/seqgrad
+# What `seqgrad train` prints and writes: --version; --quiet (the JSON line only); off a
+# terminal, one progress line and one evaluation line per phase and a last line saying why
+# training stopped (--log-every adds lines); the options in the run folder and the checkpoints;
+# eval --by-length's CSV apart from its JSON; early stopping named in words and in the JSON; g2p's
+# WER and PER in metrics.csv and the JSON. Usage: output.sh path/to/seqgrad
 set -eu
 seqgrad="$1"
 tmp=$(mktemp -d)
@@ -21,6 +22,17 @@ small=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --th
 [ "$(grep -c '^step [0-9]*: dev loss ' "$tmp/err")" -eq 3 ] || fail "one line per evaluation"
 [ "$(grep -c '%' "$tmp/err")" -eq 0 ] || fail "progress lines within a phase without --log-every"
 grep -q '^stopped at step 60: reached the step limit (60)$' "$tmp/err" || fail "stop line"
+
+# The run's options are saved in the folder and in each checkpoint's metadata (the safetensors
+# header is JSON text at the start of the file).
+grep -q '"lr": 0.001' "$tmp/plain/options.json" || fail "options.json"
+head -c 4096 "$tmp/plain/best.safetensors" | grep -q '"options"' || fail "options in metadata"
+# eval --by-length: the CSV to its own file, stdout the JSON line alone.
+"$seqgrad" eval --checkpoint "$tmp/plain/best.safetensors" --task reverse --threads 1 \
+  --by-length "$tmp/by_length.csv" > "$tmp/out" 2> /dev/null
+[ "$(wc -l < "$tmp/out")" -eq 1 ] && grep -q '^{"loss": ' "$tmp/out" || fail "eval stdout"
+head -1 "$tmp/by_length.csv" | grep -q '^source_length,sequences,sequence_accuracy$' ||
+  fail "eval --by-length CSV"
 
 "$seqgrad" train "${small[@]}" --steps 60 --eval-every 20 --log-every 5 --out "$tmp/every" > /dev/null 2> "$tmp/err"
 # Steps 5, 10 and 15 of each 20-step phase (its end has the "done" line).

@@ -23,8 +23,9 @@ double worst_error(F fast, G exact, double lo, double hi, double floor) {
 }  // namespace
 
 TEST_CASE("vecmath::exp is within 3 float ulp of exp over its whole range") {
-  CHECK(worst_error(
-            vecmath::exp, [](double x) { return std::exp(x); }, -87.0, 88.0, 1e-300) < 3 * 6e-8);
+  // Through lambdas: the functions are always inlined, so they are not called through pointers.
+  CHECK(worst_error([](float x) { return vecmath::exp(x); }, [](double x) { return std::exp(x); },
+                    -87.0, 88.0, 1e-300) < 3 * 6e-8);
   CHECK(vecmath::exp(0.0f) == 1.0f);
   CHECK(vecmath::exp(-200.0f) == 0.0f);
   CHECK(std::isinf(vecmath::exp(200.0f)));
@@ -32,10 +33,11 @@ TEST_CASE("vecmath::exp is within 3 float ulp of exp over its whole range") {
 }
 
 TEST_CASE("vecmath::tanh is within 3 float ulp of tanh, including tiny and huge inputs") {
+  const auto fast = [](float x) { return vecmath::tanh(x); };
   CHECK(worst_error(
-            vecmath::tanh, [](double x) { return std::tanh(x); }, -10.0, 10.0, 1e-30) < 3 * 6e-8);
+            fast, [](double x) { return std::tanh(x); }, -10.0, 10.0, 1e-30) < 3 * 6e-8);
   CHECK(worst_error(
-            vecmath::tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 1e-30) < 3 * 6e-8);
+            fast, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 1e-30) < 3 * 6e-8);
   CHECK(vecmath::tanh(0.0f) == 0.0f);
   CHECK(vecmath::tanh(100.0f) == 1.0f);
   CHECK(vecmath::tanh(-100.0f) == -1.0f);
@@ -44,7 +46,8 @@ TEST_CASE("vecmath::tanh is within 3 float ulp of tanh, including tiny and huge 
 
 TEST_CASE("vecmath::sigmoid is within 4 float ulp of the logistic function") {
   auto exact = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
-  CHECK(worst_error(vecmath::sigmoid, exact, -80.0, 30.0, 1e-300) < 4 * 6e-8);
+  CHECK(worst_error([](float x) { return vecmath::sigmoid(x); }, exact, -80.0, 30.0, 1e-300) <
+        4 * 6e-8);
   CHECK(vecmath::sigmoid(-200.0f) == 0.0f);
   CHECK(vecmath::sigmoid(200.0f) == 1.0f);
 }
