@@ -116,8 +116,8 @@ void run_eval(const EvalOptions& o) {
   }
   fmt::print(
       "{{\"loss\": {:.6f}, \"tokens\": {}, \"sequence_accuracy\": {:.4f}, "
-      "\"token_error_rate\": {:.4f}{}}}\n",
-      r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate, g2p);
+      "\"token_error_rate\": {:.4f}, \"bleu\": {:.4f}, \"chrf\": {:.4f}{}}}\n",
+      r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate, r.bleu, r.chrf, g2p);
 }
 
 void run_translate(const std::string& checkpoint, std::int64_t max_len, std::int64_t beam) {

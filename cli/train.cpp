@@ -36,7 +36,8 @@ struct TrainOptions {
   std::int64_t batch = 64;
   bool bucket = false;  // batches of similar source length
   std::string optim = "adam";
-  std::string schedule = "constant";  // or cosine: lr decays to 0 over --steps
+  std::string schedule = "constant";  // cosine: lr decays to 0 over --steps; noam: warm-up
+  std::int64_t warmup = 0;            // noam's warm-up steps (0: a tenth of --steps)
   double lr = 1e-3, clip = 5.0;
   double time_limit = 0;           // seconds of training and evaluation (0: no limit)
   std::string nonfinite = "stop";  // a NaN/Inf loss or gradient: stop, or skip the batch
@@ -56,6 +57,11 @@ struct TrainOptions {
 const std::set<std::string> kResumable = {"steps",   "time_limit", "eval_every", "threads",
                                           "stop_at", "patience",   "nonfinite",  "detect_anomaly"};
 
+// --warmup as used: its default is a tenth of --steps.
+std::int64_t warmup_steps(const TrainOptions& o) {
+  return o.warmup > 0 ? o.warmup : std::max<std::int64_t>(1, o.steps / 10);
+}
+
 // Everything that defines the run, as saved in OUT/options.json, the state and the checkpoints.
 nlohmann::json run_options(const TrainOptions& o, const nlohmann::json& model_config) {
   nlohmann::json j = {{"model", o.model},
@@ -64,6 +70,7 @@ nlohmann::json run_options(const TrainOptions& o, const nlohmann::json& model_co
                       {"bucket", o.bucket},
                       {"optim", o.optim},
                       {"schedule", o.schedule},
+                      {"warmup", o.schedule == "noam" ? warmup_steps(o) : 0},
                       {"lr", o.lr},
                       {"clip", o.clip},
                       {"steps", o.steps},
@@ -166,6 +173,8 @@ void run_train(TrainOptions& o) {
        .handle_signals = true});
   if (o.schedule == "cosine")
     trainer.set_schedule(std::make_shared<optim::CosineAnnealingLR>(*opt, o.steps));
+  if (o.schedule == "noam")
+    trainer.set_schedule(std::make_shared<optim::NoamLR>(*opt, warmup_steps(o)));
   trainer.add_callback(std::make_shared<train::AtTrainBegin>([&](const train::Trainer&) {
     if (!o.quiet)
       fmt::print(stderr,
@@ -271,8 +280,12 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
   cmd->add_option("--schedule", o->schedule,
-                  "constant, or cosine: the rate decays to 0 over --steps")
-      ->check(CLI::IsMember({"constant", "cosine"}))
+                  "constant; cosine: the rate decays to 0 over --steps; noam: it rises linearly "
+                  "to --lr over --warmup steps, then falls as 1/sqrt(step) (the Transformer's)")
+      ->check(CLI::IsMember({"constant", "cosine", "noam"}))
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Warm-up steps of --schedule noam (0: a tenth of --steps)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--time-limit", o->time_limit,
                   "Stop after this many seconds of training and evaluation (0: no limit)")

@@ -1,5 +1,5 @@
 // The data layer: vocabularies and batches, the built-in tasks, TSV pairs, CMUdict (g2p), IDX
-// images, and the training data that `seqgrad train` samples from.
+// images, the training data that `seqgrad train` samples from, and BLEU and chrF.
 #pragma once
 
 #include "data/edit_distance.h"
@@ -7,5 +7,6 @@
 #include "data/idx.h"
 #include "data/seq2seq_batch.h"
 #include "data/tasks.h"
+#include "data/text_metrics.h"
 #include "data/training_data.h"
 #include "data/tsv.h"

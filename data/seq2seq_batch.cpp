@@ -26,6 +26,15 @@ std::vector<std::string> tokenize(const std::string& text, Tokens tokens) {
   return out;
 }
 
+std::string detokenize(const std::vector<std::string>& pieces, Tokens tokens) {
+  std::string text;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (i > 0 && tokens == Tokens::Space) text += ' ';
+    text += pieces[i];
+  }
+  return text;
+}
+
 Vocab Vocab::build(const std::vector<std::string>& texts, Tokens tokens) {
   std::set<std::string> distinct;
   for (const std::string& t : texts)

@@ -18,6 +18,9 @@ inline constexpr std::int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3;
 enum class Tokens { Char, Space };  // one token per character, or whitespace-separated tokens
 
 std::vector<std::string> tokenize(const std::string& text, Tokens tokens);
+// Tokens back to text, as `seqgrad translate` prints them: characters joined as they are, space
+// tokens with one space between them.
+std::string detokenize(const std::vector<std::string>& pieces, Tokens tokens);
 
 class Vocab {
  public:

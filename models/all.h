@@ -10,3 +10,4 @@
 #include "models/registry.h"
 #include "models/seq2seq.h"
 #include "models/seq2seq_io.h"
+#include "models/transformer.h"

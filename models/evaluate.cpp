@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "data/edit_distance.h"
+#include "data/text_metrics.h"
 #include "models/seq2seq_io.h"
 
 namespace seqgrad::models {
@@ -19,6 +20,7 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<data::Pair>& pairs,
   EvalResult r;
   double nll = 0;
   std::int64_t correct = 0, errors = 0, reference_tokens = 0;
+  std::vector<std::string> hypothesis_texts, reference_texts;  // for BLEU and chrF
   constexpr std::size_t kChunk = 250;
   for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
     const std::vector<data::Pair> part(
@@ -34,6 +36,9 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<data::Pair>& pairs,
       std::vector<std::string> hyp;
       for (const std::int64_t id : outputs[i]) hyp.push_back(tv.token(id));
       std::vector<std::string> ref = data::tokenize(part[i].target, tgt_tokens);
+      // The text metrics see the real reference: a token the model cannot write costs it there.
+      hypothesis_texts.push_back(data::detokenize(hyp, tgt_tokens));
+      reference_texts.push_back(data::detokenize(ref, tgt_tokens));
       for (auto& tok : ref) tok = tv.token(tv.id(tok));  // unknown tokens compare as <unk>
       const bool right = hyp == ref;
       correct += right;
@@ -50,6 +55,8 @@ EvalResult evaluate(EncoderDecoder& model, const std::vector<data::Pair>& pairs,
   r.sequence_accuracy = static_cast<double>(correct) / static_cast<double>(pairs.size());
   r.token_error_rate = static_cast<double>(errors) /
                        static_cast<double>(std::max<std::int64_t>(reference_tokens, 1));
+  r.bleu = data::corpus_bleu(hypothesis_texts, reference_texts).score;
+  r.chrf = data::corpus_chrf(hypothesis_texts, reference_texts).score;
   return r;
 }
 

@@ -1,6 +1,7 @@
 // Held-out metrics of an encoder-decoder, as `seqgrad train` and `seqgrad eval` report them:
 // the mean teacher-forced negative log-likelihood per target token (EOS included), greedy
-// exact-match sequence accuracy, and token error rate (edit distance / reference tokens).
+// exact-match sequence accuracy, token error rate (edit distance / reference tokens), and corpus
+// BLEU and chrF as sacreBLEU computes them (data/text_metrics.h) on the decoded text.
 #pragma once
 
 #include <map>
@@ -15,6 +16,9 @@ struct EvalResult {
   double loss = 0;
   std::int64_t tokens = 0;
   double sequence_accuracy = 0, token_error_rate = 0;
+  // 0..100, on the outputs as `seqgrad translate` prints them against the references written the
+  // same way (data::detokenize), sacreBLEU's default settings.
+  double bleu = 0, chrf = 0;
   // Source length (in tokens) -> {sequences, exactly right}.
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> by_length;
 };

@@ -67,15 +67,11 @@ std::vector<std::string> greedy_decode(EncoderDecoder& model,
   std::vector<data::Pair> pairs;
   for (const std::string& s : sources) pairs.push_back({s, ""});
   const data::Batch b = data::make_batch(pairs, sv, tv, src_tokens, tgt_tokens);
-  const char* separator = tgt_tokens == data::Tokens::Space ? " " : "";
   std::vector<std::string> decoded;
   for (const auto& ids : decode(model, b.src, b.src_len, max_len, beam)) {
-    std::string text;
-    for (const std::int64_t id : ids) {
-      if (!text.empty()) text += separator;
-      text += tv.token(id);
-    }
-    decoded.push_back(std::move(text));
+    std::vector<std::string> tokens;
+    for (const std::int64_t id : ids) tokens.push_back(tv.token(id));
+    decoded.push_back(data::detokenize(tokens, tgt_tokens));
   }
   return decoded;
 }

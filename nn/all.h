@@ -12,3 +12,4 @@
 #include "nn/mgu.h"
 #include "nn/module.h"
 #include "nn/recurrent.h"
+#include "nn/transformer.h"

@@ -115,6 +115,29 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
                                const Variable& w_c, const Variable& w_hh, const Variable& b_hh,
                                const std::vector<std::int64_t>& lengths);
 
+// --- scaled dot-product attention (functional_dot_attention.cpp) ---------------------------------
+// Which keys a query may read: keys at or past key_lengths[b] are padding (empty: none is), and
+// with `causal` query i reads keys j <= i only (a decoder's self-attention).
+struct AttentionMask {
+  std::vector<std::int64_t> key_lengths;
+  bool causal = false;
+};
+// Multi-head attention's core, one graph node for all heads (torch's
+// F.scaled_dot_product_attention with the heads kept side by side in the last dim):
+//   q [B, Tq, H*dk], k [B, Tk, H*dk], v [B, Tk, H*dv];  for each row b and head h
+//   P = softmax_j(q_bh k_bh^T / sqrt(dk)) over the keys the mask allows (0 elsewhere),
+//   out_bh = dropout(P) v_bh          -> out [B, Tq, H*dv], heads in order, ready for out_proj.
+// Head h reads columns [h*dk, (h+1)*dk) in place: no transposes. Dropout (on P, as PyTorch's
+// MultiheadAttention) only when training with dropout_p > 0. Every query must see a key.
+Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
+                                      std::int64_t heads, const AttentionMask& mask = {},
+                                      double dropout_p = 0.0, bool training = false,
+                                      Generator* gen = nullptr);
+// The attention weights P [B, H, Tq, Tk] of the same call (no dropout, no gradient): what
+// translate --show-attention draws.
+Tensor attention_weights(const Tensor& q, const Tensor& k, std::int64_t heads,
+                         const AttentionMask& mask = {});
+
 // --- losses (functional_loss.cpp) ---------------------------------------------------------------
 enum class Reduction { None, Mean, Sum };
 

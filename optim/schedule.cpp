@@ -94,4 +94,15 @@ double LinearLR::lr_at(std::int64_t epoch) const {
          (start_factor_ + (end_factor_ - start_factor_) * done / static_cast<double>(total_iters_));
 }
 
+NoamLR::NoamLR(Optimizer& optimizer, std::int64_t warmup)
+    : LRScheduler("NoamLR", optimizer), warmup_(warmup) {
+  check(warmup > 0, "NoamLR: invalid warmup {}, expected > 0", warmup);
+  start();
+}
+
+double NoamLR::lr_at(std::int64_t epoch) const {
+  const double s = static_cast<double>(epoch + 1), w = static_cast<double>(warmup_);
+  return base_lr() * std::min(s / w, std::sqrt(w / s));
+}
+
 }  // namespace seqgrad::optim

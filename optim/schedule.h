@@ -83,4 +83,18 @@ class LinearLR : public LRScheduler {
   std::int64_t total_iters_;
 };
 
+// The Transformer's schedule (Vaswani et al. 2017, sec. 5.3, "noam"): a linear warm-up, then
+// decay with the inverse square root of the step. With s = epoch + 1 (the paper counts from 1),
+//   lr = base_lr * min(s / warmup, sqrt(warmup / s)),
+// which peaks at base_lr at s = warmup. The paper's d_model^-0.5 * min(s^-0.5, s warmup^-1.5) is
+// this with base_lr = (d_model * warmup)^-0.5.
+class NoamLR : public LRScheduler {
+ public:
+  NoamLR(Optimizer& optimizer, std::int64_t warmup);
+  double lr_at(std::int64_t epoch) const override;
+
+ private:
+  std::int64_t warmup_;
+};
+
 }  // namespace seqgrad::optim

@@ -39,14 +39,14 @@ expect_error "corrupt checkpoint" "corrupt.safetensors" eval --checkpoint "$tmp/
 expect_error "missing checkpoint" "nope.safetensors" info --checkpoint "$tmp/nope.safetensors"
 expect_error "unknown cell" "unknown cell 'lsmt'" \
   train --model seq2seq --cell lsmt --task reverse --steps 1 --out "$tmp/run"
-expect_error "unknown model" "transformer not in {attention,cho,seq2seq}" train --model transformer --out "$tmp/run"
+expect_error "unknown model" "no-such-model not in {attention,cho,seq2seq,transformer}" train --model no-such-model --out "$tmp/run"
 expect_error "unknown task" "unknown task 'revers'" train --task revers --out "$tmp/run"
 expect_error "absurd sizes" "'hidden' = 0 is out of range \[1, 65536\]" train --hidden 0 --out "$tmp/run"
 expect_error "absurd batch" "--batch: Value 0 not in range 1 to 100000" train --batch 0 --out "$tmp/run"
 expect_error "bad lengths" "--min-len" train --task copy --min-len 9 --max-len 3 --out "$tmp/run"
 expect_error "resume without a run" "last.state.safetensors" train --resume --out "$tmp/none"
 expect_error "bad --nonfinite" "--nonfinite: ignore not in {stop,skip}" train --nonfinite ignore --out "$tmp/run"
-expect_error "bad --schedule" "--schedule: linear not in {constant,cosine}" train --schedule linear --out "$tmp/run"
+expect_error "bad --schedule" "--schedule: linear not in {constant,cosine,noam}" train --schedule linear --out "$tmp/run"
 expect_error "bad dropout" "'dropout' = 1.5 is out of range" train --dropout 1.5 --out "$tmp/run"
 head -c 200 "$(dirname "$0")/../fixtures/cho/reference.safetensors" > "$tmp/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" eval --checkpoint "$tmp/truncated.safetensors" --task reverse

@@ -8,7 +8,7 @@ seqgrad="$1"
 plugin="$2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$seqgrad" --plugin "$plugin" train --help | grep -q -- "--model TEXT:{attention,bag,cho,seq2seq}"
+"$seqgrad" --plugin "$plugin" train --help | grep -q -- "--model TEXT:{attention,bag,cho,seq2seq,transformer}"
 "$seqgrad" --plugin "$plugin" train --model bag --task sort --min-len 3 --max-len 6 --emb 16 \
   --hidden 64 --lr 3e-3 --steps 800 --eval-every 800 --threads 1 --out "$tmp/bag" \
   > "$tmp/summary.json" 2> "$tmp/log"
@@ -35,5 +35,5 @@ if "$seqgrad" info --checkpoint "$tmp/bag/last.safetensors" 2> "$tmp/err"; then
   echo "a checkpoint of a plugin's model loaded without the plugin"
   exit 1
 fi
-grep -q "unknown model 'bag' (known: attention, cho, seq2seq)" "$tmp/err"
+grep -q "unknown model 'bag' (known: attention, cho, seq2seq, transformer)" "$tmp/err"
 echo "custom model: trained, evaluated and decoded through the plugin"

@@ -2,8 +2,9 @@
 # What `seqgrad train` prints and writes: --version; --quiet (the JSON line only); off a
 # terminal, one progress line and one evaluation line per phase and a last line saying why
 # training stopped (--log-every adds lines); the options in the run folder and the checkpoints;
-# eval --by-length's CSV apart from its JSON; early stopping named in words and in the JSON; g2p's
-# WER and PER in metrics.csv and the JSON. Usage: output.sh path/to/seqgrad
+# eval --by-length's CSV apart from its JSON, and BLEU and chrF in that JSON; early stopping
+# named in words and in the JSON; g2p's WER and PER in metrics.csv and the JSON.
+# Usage: output.sh path/to/seqgrad
 set -eu
 seqgrad="$1"
 tmp=$(mktemp -d)
@@ -31,6 +32,7 @@ head -c 4096 "$tmp/plain/best.safetensors" | grep -q '"options"' || fail "option
 "$seqgrad" eval --checkpoint "$tmp/plain/best.safetensors" --task reverse --threads 1 \
   --by-length "$tmp/by_length.csv" > "$tmp/out" 2> /dev/null
 [ "$(wc -l < "$tmp/out")" -eq 1 ] && grep -q '^{"loss": ' "$tmp/out" || fail "eval stdout"
+grep -q ', "bleu": [0-9.]*, "chrf": [0-9.]*}$' "$tmp/out" || fail "eval JSON: bleu and chrf"
 head -1 "$tmp/by_length.csv" | grep -q '^source_length,sequences,sequence_accuracy$' ||
   fail "eval --by-length CSV"
 

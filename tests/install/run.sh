@@ -12,5 +12,5 @@ cmake -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   -DCMAKE_BUILD_TYPE=Release > "$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/consumer" > "$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
 "$tmp/consumer/consumer" | tee "$tmp/out"
-grep -q "^models: attention, cho, seq2seq$" "$tmp/out"
+grep -q "^models: attention, cho, seq2seq, transformer$" "$tmp/out"
 echo "install: a program built against the installed seqgrad with find_package ran"

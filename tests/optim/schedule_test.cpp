@@ -29,6 +29,16 @@ TEST_CASE("schedule: construction sets the epoch-0 rate; lr_at gives the closed 
   CHECK(step.lr_at(29) == 1.0);
   CHECK(step.lr_at(30) == 0.5);
   CHECK(step.lr_at(95) == 0.125);
+
+  // Vaswani et al.: d^-0.5 min(s^-0.5, s w^-1.5) with d = 64, w = 4, s = epoch + 1; base_lr
+  // (d w)^-0.5 = 1/16 makes NoamLR that formula.
+  optim::SGD opt4(fixture_params(), {.lr = 1.0 / 16});
+  optim::NoamLR noam(opt4, 4);
+  CHECK(opt4.lr() == doctest::Approx(0.125 * 1 * 0.125));  // s = 1: 64^-0.5 * 1 * 4^-1.5
+  CHECK(noam.lr_at(1) == doctest::Approx(0.125 * 2 * 0.125));
+  CHECK(noam.lr_at(3) == doctest::Approx(0.125 * 0.5));    // s = 4 = w: the peak, = base_lr
+  CHECK(noam.lr_at(15) == doctest::Approx(0.125 * 0.25));  // s = 16: 16^-0.5
+  CHECK(noam.lr_at(99) == doctest::Approx(0.125 * 0.1));   // s = 100
 }
 
 TEST_CASE("schedule: resuming optimiser and scheduler from their state dicts continues the run") {
@@ -92,6 +102,7 @@ TEST_CASE("schedule: bad state dicts and arguments are rejected") {
                        Error);
   CHECK_THROWS_WITH_AS(optim::LinearLR(opt, 0.5, -1.0), doctest::Contains("invalid end_factor -1"),
                        Error);
+  CHECK_THROWS_WITH_AS(optim::NoamLR(opt, 0), doctest::Contains("invalid warmup 0"), Error);
   CHECK_THROWS_WITH_AS(optim::LinearLR(opt, 0.5, 1.0, 0),
                        doctest::Contains("invalid total_iters 0"), Error);
 }
