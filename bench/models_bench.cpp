@@ -114,7 +114,7 @@ void run(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   CLI::App app("Training or greedy-decoding throughput of one encoder-decoder (seqgrad side)");
-  app.add_option("--model", o.model, "Any registered model (cho, seq2seq, attention)")
+  app.add_option("--model", o.model, "Any registered model (see seqgrad train --help)")
       ->capture_default_str();
   app.add_option("--mode", o.mode, "train or decode")->capture_default_str();
   o.model_options.add_to(app);  // the models' own options, with their defaults

@@ -8,11 +8,14 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.h"
+#include "cli/svg_heatmap.h"
 #include "data/tasks.h"
 #include "data/training_data.h"
 #include "data/tsv.h"
+#include "models/attention_map.h"
 #include "models/evaluate.h"
 #include "models/seq2seq_io.h"
 #include "train/training_state.h"
@@ -120,18 +123,123 @@ void run_eval(const EvalOptions& o) {
       r.loss, r.tokens, r.sequence_accuracy, r.token_error_rate, r.bleu, r.chrf, g2p);
 }
 
-void run_translate(const std::string& checkpoint, std::int64_t max_len, std::int64_t beam) {
-  const models::LoadedModel m = models::load_model(checkpoint);
+struct TranslateOptions {
+  std::string checkpoint;
+  std::int64_t max_len = 100, beam = 1;
+  std::string show_attention;  // a heatmap of each line's attention weights (SVG)
+  std::int64_t attention_layer = 0, attention_head = 0;
+  bool layer_given = false, head_given = false;
+};
+
+// The file of line n's heatmap: FILE.svg for the first line, FILE-2.svg, FILE-3.svg, ... after.
+std::string numbered_file(const std::string& path, std::int64_t n) {
+  if (n == 1) return path;
+  const std::size_t slash = path.find_last_of('/');
+  const std::size_t dot = path.find_last_of('.');
+  const bool extension =
+      dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
+  return extension ? fmt::format("{}-{}{}", path.substr(0, dot), n, path.substr(dot))
+                   : fmt::format("{}-{}", path, n);
+}
+
+// What --show-attention draws for the model, its options checked against the model's attention.
+models::AttentionChoice attention_choice(const TranslateOptions& o, const models::LoadedModel& m) {
+  const models::AttentionLayout layout = m.net->attention_layout();
+  check(layout.layers > 0 && layout.heads > 0,
+        "translate: --show-attention: the '{}' model of {} has no attention over the source to "
+        "show",
+        m.model, o.checkpoint);
+  check(o.beam == 1,
+        "translate: --show-attention draws greedy decoding, not a beam search: drop --beam {}",
+        o.beam);
+  check(!o.layer_given || (o.attention_layer >= 0 && o.attention_layer < layout.layers),
+        "translate: --attention-layer {}: the '{}' model has {} attention layer(s), numbered 0 "
+        "to {}",
+        o.attention_layer, m.model, layout.layers, layout.layers - 1);
+  check(!o.head_given || (o.attention_head >= 0 && o.attention_head < layout.heads),
+        "translate: --attention-head {}: the '{}' model has {} attention head(s), numbered 0 to {}",
+        o.attention_head, m.model, layout.heads, layout.heads - 1);
+  models::AttentionChoice which{o.layer_given ? o.attention_layer : layout.layers - 1, {}};
+  if (o.head_given) which.head = o.attention_head;
+  return which;
+}
+
+std::string heatmap_title(const models::LoadedModel& m, const models::AttentionChoice& which) {
+  const models::AttentionLayout layout = m.net->attention_layout();
+  std::string title = fmt::format("Attention weights of the {} model", m.model);
+  if (layout.layers > 1)
+    title += fmt::format(", layer {} (of 0-{})", which.layer, layout.layers - 1);
+  if (layout.heads > 1)
+    title += which.head ? fmt::format(", head {} (of 0-{})", *which.head, layout.heads - 1)
+                        : fmt::format(", mean of {} heads", layout.heads);
+  return title;
+}
+
+// A token as a label: a space (a character of char-tokenised text) made visible.
+std::string label(const std::string& token) { return token == " " ? "\u2423" : token; }
+
+// The heatmap of one line: its source tokens (and EOS) across, the output tokens down.
+plot::Heatmap attention_heatmap(const std::string& line, const models::AttentionMap& map,
+                                const models::LoadedModel& m, data::Tokens src_tokens,
+                                const std::string& title) {
+  plot::Heatmap h{title, "source tokens", "output tokens", {}, {}, {}};
+  std::vector<std::string> source = data::tokenize(line, src_tokens);
+  source.push_back(m.src_vocab.token(data::kEos));
+  const std::int64_t S = map.weights.size(1);
+  if (static_cast<std::int64_t>(source.size()) != S)
+    source.assign(static_cast<std::size_t>(S), "?");
+  for (const std::string& t : source) h.columns.push_back(label(t));
+  for (const std::int64_t id : map.ids) h.rows.push_back(label(m.tgt_vocab.token(id)));
+  const Tensor w = map.weights.to(kFloat64).contiguous();
+  h.values = w.to_vector<double>();
+  return h;
+}
+
+void run_translate(const TranslateOptions& o) {
+  const models::LoadedModel m = models::load_model(o.checkpoint);
   const auto tokens = token_kinds(m);
+  check(!o.show_attention.empty() || (!o.layer_given && !o.head_given),
+        "translate: --attention-layer and --attention-head choose what --show-attention draws: "
+        "give --show-attention FILE.svg too");
+  std::optional<models::AttentionChoice> which;
+  if (!o.show_attention.empty()) which = attention_choice(o, m);
+  const std::string title = which ? heatmap_title(m, *which) : std::string();
   // Each line is answered as soon as it is read; lines that are already waiting (a file or a
   // pipe) are decoded together, up to 64 at a time.
   std::ios::sync_with_stdio(false);
   std::vector<std::string> lines;
+  std::int64_t line_number = 0;
+  // With --show-attention: greedy decoding that keeps the weights, a heatmap per line written
+  // before its translation is printed.
+  auto decode_with_attention = [&] {
+    std::vector<data::Pair> pairs;
+    for (const std::string& l : lines) pairs.push_back({l, ""});
+    const data::Batch b =
+        data::make_batch(pairs, m.src_vocab, m.tgt_vocab, tokens.first, tokens.second);
+    std::vector<std::string> out;
+    const auto maps = models::greedy_attention(*m.net, b.src, b.src_len, o.max_len, *which);
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+      const std::string file = numbered_file(o.show_attention, ++line_number);
+      std::ofstream svg(file, std::ios::trunc);
+      svg << plot::heatmap_svg(attention_heatmap(lines[i], maps[i], m, tokens.first, title));
+      svg.close();
+      check(svg.good(), "translate: cannot write {}", file);
+      fmt::print(stderr, "translate: the attention weights of line {} are in {}\n", line_number,
+                 file);
+      std::vector<std::string> pieces;
+      for (const std::int64_t id : maps[i].ids)
+        if (id != data::kEos) pieces.push_back(m.tgt_vocab.token(id));
+      out.push_back(data::detokenize(pieces, tokens.second));
+    }
+    return out;
+  };
   auto flush = [&] {
     if (lines.empty()) return;
-    for (const auto& out : models::greedy_decode(*m.net, lines, m.src_vocab, m.tgt_vocab, max_len,
-                                                 tokens.first, tokens.second, beam))
-      std::cout << out << "\n";
+    const std::vector<std::string> outputs =
+        which ? decode_with_attention()
+              : models::greedy_decode(*m.net, lines, m.src_vocab, m.tgt_vocab, o.max_len,
+                                      tokens.first, tokens.second, o.beam);
+    for (const auto& out : outputs) std::cout << out << "\n";
     std::cout.flush();
     lines.clear();
   };
@@ -198,19 +306,31 @@ void add_eval_commands(CLI::App& app) {
   eval->add_option("--threads", o->threads, "Threads")->capture_default_str();
   eval->callback([o] { run_eval(*o); });
 
-  auto checkpoint = std::make_shared<std::string>();
-  auto max_len = std::make_shared<std::int64_t>(100);
+  auto t = std::make_shared<TranslateOptions>();
   CLI::App* translate =
       app.add_subcommand("translate", "Decode source lines from stdin, one output per line");
-  translate->add_option("--checkpoint", *checkpoint, "A .safetensors checkpoint")->required();
-  translate->add_option("--max-output-len", *max_len, "Longest output, in tokens")
+  translate->add_option("--checkpoint", t->checkpoint, "A .safetensors checkpoint")->required();
+  translate->add_option("--max-output-len", t->max_len, "Longest output, in tokens")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  auto beam = std::make_shared<std::int64_t>(1);
-  translate->add_option("--beam", *beam, "Beam size (1: greedy)")
+  translate->add_option("--beam", t->beam, "Beam size (1: greedy)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  translate->callback([checkpoint, max_len, beam] { run_translate(*checkpoint, *max_len, *beam); });
+  translate->add_option("--show-attention", t->show_attention,
+                        "Also draw each line's attention weights as a heatmap (SVG): FILE.svg for "
+                        "the first line, FILE-2.svg, FILE-3.svg, ... for the next (models with "
+                        "attention; greedy decoding)");
+  CLI::Option* layer = translate->add_option(
+      "--attention-layer", t->attention_layer,
+      "With --show-attention, the layer whose attention to draw, from 0 (default: the last)");
+  CLI::Option* head = translate->add_option(
+      "--attention-head", t->attention_head,
+      "With --show-attention, the head to draw, from 0 (default: the mean over the heads)");
+  translate->callback([t, layer, head] {
+    t->layer_given = layer->count() > 0;
+    t->head_given = head->count() > 0;
+    run_translate(*t);
+  });
 
   auto info_checkpoint = std::make_shared<std::string>();
   CLI::App* info = app.add_subcommand(

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "models/attention.h"
+#include "models/attention_map.h"
 #include "models/cho.h"
 #include "models/cnn.h"
 #include "models/encoder_decoder.h"

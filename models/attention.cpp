@@ -1,5 +1,6 @@
 #include "models/attention.h"
 
+#include "models/encoder_choice.h"
 #include "models/registry.h"
 
 namespace seqgrad::models {
@@ -17,6 +18,14 @@ const RegisterModel<Attention, AttentionConfig> attention_registration(
              "Size of the attention's scoring layer (0: = hidden)", 0, 65536)
         .add("dropout", &AttentionConfig::dropout,
              "Dropout in training, on the source embeddings and the output layer's input", 0, 0.999)
+        .optional()
+        .add("encoder", &AttentionConfig::encoder, kEncoderHelp)
+        .optional()
+        .add("conv_layers", &AttentionConfig::conv_layers, kConvLayersHelp, 1, 1024)
+        .optional()
+        .add("kernel", &AttentionConfig::kernel, kKernelHelp, 1, 1023)
+        .optional()
+        .add("max_positions", &AttentionConfig::max_positions, kMaxPositionsHelp, 1, 1 << 20)
         .optional());
 
 AttentionConfig resolved(AttentionConfig c) {
@@ -33,14 +42,23 @@ Attention::Attention(const AttentionConfig& c, Generator* gen)
         "[0, 1), got src_vocab={} tgt_vocab={} emb={} hidden={} attention={} dropout={}",
         c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.attention, c.dropout);
   const std::int64_t H = c.hidden, A = config_.attention;
-  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
-                                               c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
-  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
-                                               c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
-  encoder = register_module(
-      "encoder", std::make_shared<nn::Recurrent>(
-                     "gru", c.emb, H, nn::RecurrentOptions{.bidirectional = true, .gen = gen}));
-  init = register_module("init", std::make_shared<nn::Linear>(H, H, true, kFloat32, gen));
+  if (uses_conv_encoder(c.encoder, "Attention")) {
+    tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                                 c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+    conv_encoder = register_module("encoder", std::make_shared<nn::ConvEncoder>(conv_encoder_config(
+                                                  c.src_vocab, c.emb, H, 2 * H, c.conv_layers,
+                                                  c.kernel, c.max_positions, c.dropout, gen)));
+    init = register_module("init", std::make_shared<nn::Linear>(2 * H, H, true, kFloat32, gen));
+  } else {
+    src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
+                                                 c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
+    tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                                 c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+    encoder = register_module(
+        "encoder", std::make_shared<nn::Recurrent>(
+                       "gru", c.emb, H, nn::RecurrentOptions{.bidirectional = true, .gen = gen}));
+    init = register_module("init", std::make_shared<nn::Linear>(H, H, true, kFloat32, gen));
+  }
   attn_query =
       register_module("attn_query", std::make_shared<nn::Linear>(H, A, false, kFloat32, gen));
   attn_key =
@@ -55,6 +73,14 @@ Attention::Attention(const AttentionConfig& c, Generator* gen)
 Attention::Memory Attention::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
   check(src.dim() == 2 && src.dtype() == kInt64,
         "Attention::encode: src must be int64 [B, S], got {} {}", src.dtype(), src.shape());
+  if (conv_encoder) {
+    Memory m;
+    m.annotations = conv_encoder->forward(src, src_len);  // [B, S, 2H], zeros at the padding
+    m.keys = attn_key->forward(m.annotations);
+    m.lengths = src_len;
+    m.s0 = tanh(init->forward(nn::mean_of_zero_padded(m.annotations, src_len)));
+    return m;
+  }
   const Variable x =
       F::dropout(src_embed->forward(src.t().contiguous()), config_.dropout, is_training(), gen_);
   const auto enc = encoder->forward(x, {}, src_len);
@@ -124,6 +150,21 @@ Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
   const Variable s = decoder->step(cat({e, context}, 1), {m.s0})[0];
   state[3] = s.value().contiguous();
   return log_softmax(readout(cat({s, context, e}, 1)), 1).value();
+}
+
+// The step's read (attend) weighs the annotations with alpha_t from s_{t-1} = state[3]: the same
+// kernel on the same inputs gives those weights before decode_step advances the state.
+Tensor Attention::decode_step_attention(DecoderState& state, const Tensor& y,
+                                        const AttentionChoice& which, Tensor& weights) {
+  check_attention_choice("Attention::decode_step_attention", attention_layout(), which);
+  {
+    NoGradGuard no_grad;
+    weights =
+        F::additive_attention_weights(attn_query->forward(Variable(state[3])).value(), state[1],
+                                      attn_v->weight.value().reshape({config_.attention}),
+                                      state[2].contiguous().to_vector<std::int64_t>());
+  }
+  return decode_step(state, y);
 }
 
 }  // namespace seqgrad::models

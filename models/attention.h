@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "models/encoder_decoder.h"
 #include "nn/all.h"
@@ -25,6 +26,11 @@ struct AttentionConfig {
   std::int64_t src_vocab = 0, tgt_vocab = 0;
   std::int64_t emb = 64, hidden = 256, attention = 0;  // attention 0: = hidden
   double dropout = 0.0;  // training only: on the source embeddings and the output layer's input
+  // "cnn": nn::ConvEncoder (width hidden, outputs 2H) replaces the embedding and the
+  // bidirectional GRU: its outputs are the annotations, s_0 = tanh(W_init mean_j(h_j) + b) over
+  // the real positions j.
+  std::string encoder = "rnn";
+  std::int64_t conv_layers = 4, kernel = 3, max_positions = 1024;
 };
 
 class Attention : public EncoderDecoder {
@@ -33,10 +39,14 @@ class Attention : public EncoderDecoder {
   Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
+  AttentionLayout attention_layout() const override { return {1, 1}; }
+  Tensor decode_step_attention(DecoderState& state, const Tensor& y, const AttentionChoice& which,
+                               Tensor& weights) override;
   const AttentionConfig& config() const { return config_; }
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
-  std::shared_ptr<nn::Recurrent> encoder;
+  std::shared_ptr<nn::Recurrent> encoder;         // null with the cnn encoder
+  std::shared_ptr<nn::ConvEncoder> conv_encoder;  // the cnn encoder (as "encoder"), or null
   std::shared_ptr<nn::Linear> init, attn_query, attn_key, attn_v;
   std::shared_ptr<nn::GRUCell> decoder;
   std::shared_ptr<nn::Linear> output;

@@ -3,12 +3,24 @@
 // decoder skip the padding.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "data/seq2seq_batch.h"
 #include "nn/module.h"
 
 namespace seqgrad::models {
+
+// The attention over the source a model has, for `translate --show-attention`: Bahdanau's is one
+// layer with one head, the Transformer's cross attention one per decoder layer with several heads.
+struct AttentionLayout {
+  std::int64_t layers = 0, heads = 0;  // 0 x 0: no attention over the source
+};
+// Which of those weights to read: a layer (0 = the first) and a head, or the mean over the heads.
+struct AttentionChoice {
+  std::int64_t layer = 0;
+  std::optional<std::int64_t> head;  // none: the mean over the heads
+};
 
 class EncoderDecoder : public nn::Module {
  public:
@@ -33,7 +45,20 @@ class EncoderDecoder : public nn::Module {
   // (forward and backward), for the utilisation figures of the benchmarks; 0 when the model does
   // not count them.
   virtual double training_gemm_flops(const data::Batch& /*batch*/) const { return 0; }
+
+  // The layers and heads of attention over the source; 0 x 0 (the default) for a model without.
+  virtual AttentionLayout attention_layout() const { return {}; }
+  // decode_step, also setting `weights` [N, S] to the attention weights this step put on the
+  // source (the layer and head `which` names): each row sums to 1 over its real tokens and is 0
+  // on the padding. These are the weights the step itself used, not a recomputation of them.
+  // The default throws: a model overrides it together with attention_layout().
+  virtual Tensor decode_step_attention(DecoderState& state, const Tensor& y,
+                                       const AttentionChoice& which, Tensor& weights);
 };
+
+// Throws unless `which` names a layer and head of `layout` (op names the caller in the message).
+void check_attention_choice(const char* op, const AttentionLayout& layout,
+                            const AttentionChoice& which);
 
 // Target ids (EOS and what follows dropped) of each source: greedy when beam = 1, else
 // beam_search.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/encoder_choice.h"
 #include "models/registry.h"
 
 namespace seqgrad::models {
@@ -24,6 +25,14 @@ const RegisterModel<Seq2Seq, Seq2SeqConfig> seq2seq_registration(
         .add("reverse_source", &Seq2SeqConfig::reverse_source, "Read the source backwards")
         .optional()
         .add("dropout", &Seq2SeqConfig::dropout, "Dropout in training, between layers", 0, 0.999)
+        .optional()
+        .add("encoder", &Seq2SeqConfig::encoder, kEncoderHelp)
+        .optional()
+        .add("conv_layers", &Seq2SeqConfig::conv_layers, kConvLayersHelp, 1, 1024)
+        .optional()
+        .add("kernel", &Seq2SeqConfig::kernel, kKernelHelp, 1, 1023)
+        .optional()
+        .add("max_positions", &Seq2SeqConfig::max_positions, kMaxPositionsHelp, 1, 1 << 20)
         .optional());
 }  // namespace
 
@@ -34,6 +43,23 @@ Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, Generator* gen) : EncoderDecoder("Seq2S
         "src_vocab={} tgt_vocab={} emb={} hidden={} layers={}",
         c.src_vocab, c.tgt_vocab, c.emb, c.hidden, c.layers);
   const nn::RecurrentOptions rnn{.num_layers = c.layers, .dropout = c.dropout, .gen = gen};
+  if (uses_conv_encoder(c.encoder, "Seq2Seq")) {
+    tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
+                                                 c.tgt_vocab, c.emb, std::nullopt, kFloat32, gen));
+    conv_encoder =
+        register_module("encoder", std::make_shared<nn::ConvEncoder>(conv_encoder_config(
+                                       c.src_vocab, c.emb, c.hidden, c.hidden, c.conv_layers,
+                                       c.kernel, c.max_positions, c.dropout, gen)));
+    decoder = register_module(
+        "decoder", std::make_shared<nn::Recurrent>(cell_name(c.cell), c.emb, c.hidden, rnn));
+    const std::int64_t states = decoder->cells().front()->state_size();
+    init = register_module(
+        "init",
+        std::make_shared<nn::Linear>(c.hidden, c.layers * states * c.hidden, true, kFloat32, gen));
+    output = register_module(
+        "output", std::make_shared<nn::Linear>(c.hidden, c.tgt_vocab, true, kFloat32, gen));
+    return;
+  }
   src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(
                                                c.src_vocab, c.emb, std::nullopt, kFloat32, gen));
   tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(
@@ -59,6 +85,16 @@ Tensor reverse_before_eos(const Tensor& src, const std::vector<std::int64_t>& sr
 
 nn::State Seq2Seq::encode(const Tensor& src, const std::vector<std::int64_t>& src_len) {
   const Tensor ids = config_.reverse_source ? reverse_before_eos(src, src_len) : src;
+  if (conv_encoder) {
+    // tanh(init(c)) as [B, states, L, H], handed to the decoder as one [L, B, H] per state.
+    const std::int64_t B = src.size(0), H = config_.hidden, L = config_.layers;
+    const Variable c = nn::mean_of_zero_padded(conv_encoder->forward(ids, src_len), src_len);
+    const Variable all = tanh(init->forward(c)).reshape({B, -1, L, H});
+    nn::State state;
+    for (std::int64_t k = 0; k < all.size(1); ++k)
+      state.push_back(all.select(1, k).transpose(0, 1).contiguous());
+    return state;
+  }
   const Variable x = src_embed->forward(ids.t().contiguous());  // [S, B, E]
   return encoder->forward(x, {}, src_len).state;
 }

@@ -21,7 +21,13 @@ struct Seq2SeqConfig {
   std::string cell = "lstm";  // any registered cell; "rnn" is the reference's name for rnn_tanh
   std::int64_t emb = 64, hidden = 256, layers = 2;
   bool reverse_source = false;
-  double dropout = 0.0;  // between layers, in training
+  double dropout = 0.0;  // between layers, in training (and inside the cnn encoder)
+  // "rnn": the encoder is the cell's multi-layer recurrence, as above. "cnn": nn::ConvEncoder
+  // (Gehring et al. 2017; conv_layers layers of width hidden, odd kernel) reads the source, and
+  // c = the mean of its outputs over the real positions initialises every state of every
+  // decoder layer (h, and an LSTM's cell state): tanh(init(c)), one [L * states * H] vector.
+  std::string encoder = "rnn";
+  std::int64_t conv_layers = 4, kernel = 3, max_positions = 1024;
 };
 
 class Seq2Seq : public EncoderDecoder {
@@ -33,8 +39,12 @@ class Seq2Seq : public EncoderDecoder {
   const Seq2SeqConfig& config() const { return config_; }
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
-  std::shared_ptr<nn::Recurrent> encoder, decoder;
+  std::shared_ptr<nn::Recurrent> encoder, decoder;  // encoder: null with the cnn encoder
   std::shared_ptr<nn::Linear> output;
+  // With encoder = "cnn" (src_embed and encoder null): the encoder, registered as "encoder", and
+  // the map from c to the decoder's initial states.
+  std::shared_ptr<nn::ConvEncoder> conv_encoder;
+  std::shared_ptr<nn::Linear> init;
 
  private:
   nn::State encode(const Tensor& src, const std::vector<std::int64_t>& src_len);

@@ -152,6 +152,34 @@ Tensor Transformer::decode_step(DecoderState& state, const Tensor& y) {
   return log_softmax(output->forward(h), 1).value();
 }
 
+// decode_step, with the chosen layer's cross-attention weights taken from inside its step. Kept
+// beside decode_step rather than inside it so that plain decoding pays nothing for it; the tests
+// check both give the same log-probabilities.
+Tensor Transformer::decode_step_attention(DecoderState& state, const Tensor& y,
+                                          const AttentionChoice& which, Tensor& weights) {
+  check_attention_choice("Transformer::decode_step_attention", attention_layout(), which);
+  NoGradGuard no_grad;
+  const std::vector<std::int64_t> src_len = state[0].contiguous().to_vector<std::int64_t>();
+  const std::int64_t t = state[1].size(1);
+  Tensor x = embed(*tgt_embed, y.reshape({-1, 1}), t).value();
+  std::size_t i = 1;
+  std::int64_t k = 0;
+  for (auto& layer : *decoder->layers) {
+    nn::KeyValueCache self{state[i], state[i + 1]};
+    Tensor w;  // [N, H, 1, S]
+    x = layer->step(x, self, {state[i + 2], state[i + 3]}, src_len,
+                    k == which.layer ? &w : nullptr);
+    if (k == which.layer)
+      weights = (which.head ? w.select(1, *which.head) : mean(w, {1})).select(1, 0).contiguous();
+    state[i] = self.k;
+    state[i + 1] = self.v;
+    i += 4;
+    ++k;
+  }
+  const Variable h = decoder->norm->forward(Variable(x)).reshape({-1, config_.d_model});
+  return log_softmax(output->forward(h), 1).value();
+}
+
 // Forward + backward = 3x forward, 2 FLOPs per multiply-add, real tokens only. Per layer and
 // source token: the projections 4D^2 and the feed-forward 2DF; per target token: 6D^2 + 2DF and
 // the output layer DV (per layer); the cross attention's keys and values 2D^2 per source token;

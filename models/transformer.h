@@ -43,6 +43,10 @@ class Transformer : public EncoderDecoder {
   Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
+  // The cross attention of each decoder layer; weights: one head's, or the mean over the heads.
+  AttentionLayout attention_layout() const override { return {config_.layers, config_.heads}; }
+  Tensor decode_step_attention(DecoderState& state, const Tensor& y, const AttentionChoice& which,
+                               Tensor& weights) override;
   double training_gemm_flops(const data::Batch& batch) const override;
 
   const TransformerConfig& config() const { return config_; }

@@ -6,6 +6,7 @@
 #include "nn/cells.h"
 #include "nn/cells_composed.h"
 #include "nn/checkpoint.h"
+#include "nn/conv_encoder.h"
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers.h"

@@ -23,6 +23,9 @@ Variable layer_norm(const Variable& x, const Dims& normalized_shape, const Varia
                     const Variable& bias = {}, double eps = 1e-5);
 // GELU, exact form x * Phi(x) (PyTorch's default approximate='none').
 Variable gelu(const Variable& x);
+// Gated linear unit (functional_glu.cpp): x split in halves a, b along `dim` (even size),
+// a * sigmoid(b), as torch.nn.functional.glu.
+Variable glu(const Variable& x, std::int64_t dim = -1);
 
 // --- padded sequences (functional_packing.cpp) ---------------------------------------------------
 // A time-major batch x [T, B, ...] holds sequence b at positions t < lengths[b]; the rest is
@@ -100,6 +103,10 @@ SequenceResult gru_sequence(const Variable& gx, const Variable& h0, const Variab
 // past a row's length get weight 0 and no gradient.
 Variable additive_attention(const Variable& q, const Variable& keys, const Variable& v,
                             const Variable& values, const std::vector<std::int64_t>& lengths);
+// The weights alpha [B, S] of that read for the same q, keys, v and lengths (no node, no
+// gradient): the same kernel, so the very numbers additive_attention weighs the values with.
+Tensor additive_attention_weights(const Tensor& q, const Tensor& keys, const Tensor& v,
+                                  const std::vector<std::int64_t>& lengths);
 
 // The teacher-forced decoder of an attention encoder-decoder, all T steps as one node
 // (functional_attention_decoder.cpp): for t = 0 .. T-1, starting from s0 [B, H],

@@ -65,4 +65,25 @@ Variable additive_attention(const Variable& q, const Variable& keys, const Varia
   return record("additive_attention", context, {q, keys, v, values}, backward, {vv, hv});
 }
 
+Tensor additive_attention_weights(const Tensor& q, const Tensor& keys, const Tensor& v,
+                                  const std::vector<std::int64_t>& lengths) {
+  // The kernel also forms the weighted sum of the values; one-wide zero values are the cheapest
+  // it can read, and leave the weights exactly those of the real read.
+  check(keys.dim() == 3, "additive_attention_weights: expected keys [B, S, A], got {}",
+        keys.shape());
+  const Tensor values = zeros({keys.size(0), keys.size(1), 1}, q.dtype());
+  const AttentionShape n =
+      check_attention(Variable(q), Variable(keys), Variable(v), Variable(values), lengths);
+  const DType dt = q.dtype();
+  const Tensor qv = q.contiguous(), kv = keys.contiguous(), vv = v.contiguous();
+  Tensor tanh_out = Tensor::empty({n.B, n.S, n.A}, dt), alpha = Tensor::empty({n.B, n.S}, dt);
+  Tensor context = Tensor::empty({n.B, n.D}, dt);
+  dispatch_floating(dt, "additive_attention_weights", [&]<class T>() {
+    detail::attention_forward<T>(n, lengths, qv.data<T>(), kv.data<T>(), vv.data<T>(),
+                                 values.data<T>(), tanh_out.data<T>(), alpha.data<T>(),
+                                 context.data<T>());
+  });
+  return alpha;
+}
+
 }  // namespace seqgrad::nn::functional

@@ -122,11 +122,12 @@ void im2col_row(const T* in, std::int64_t k, const ConvGeometry& g, T* out) {
   }
 }
 
-// One sample's im2col matrix cols [K, OH*OW].
+// One sample's im2col matrix cols [K, OH*OW], rows `ld` values apart (0: OH*OW; more when the
+// sample is one column block of a group's matrix, see samples_per_gemm).
 template <class T>
-void im2col(const T* in, T* cols, const ConvGeometry& g) {
-  const std::int64_t OHW = g.oh * g.ow;
-  for (std::int64_t k = 0; k < g.patch(); ++k) im2col_row(in, k, g, cols + k * OHW);
+void im2col(const T* in, T* cols, const ConvGeometry& g, std::int64_t ld = 0) {
+  const std::int64_t row = ld > 0 ? ld : g.oh * g.ow;
+  for (std::int64_t k = 0; k < g.patch(); ++k) im2col_row(in, k, g, cols + k * row);
 }
 
 // The same matrix written straight into the packed kernel's panel layout (tensor/packed_gemm.h),
@@ -163,12 +164,13 @@ void add_shifted_plane(T* rows, T* plane, const ConvGeometry& g, std::int64_t y0
 
 // The adjoint of im2col (one sample): every column entry is added back to the pixel it came from.
 // `cols` is scratch and may be overwritten (see add_shifted_plane).
+// Rows `ld` values apart, as in im2col.
 template <class T>
-void col2im(T* cols, T* in, const ConvGeometry& g) {
-  const std::int64_t OHW = g.oh * g.ow;
+void col2im(T* cols, T* in, const ConvGeometry& g, std::int64_t ld = 0) {
+  const std::int64_t row = ld > 0 ? ld : g.oh * g.ow;
   for (std::int64_t k = 0; k < g.patch(); ++k) {
     const std::int64_t c = k / (g.kh * g.kw), i = k / g.kw % g.kh, j = k % g.kw;
-    T* src_rows = cols + k * OHW;
+    T* src_rows = cols + k * row;
     T* plane = in + c * g.h * g.w;
     const std::int64_t x0 = j * g.o.dilation_w - g.o.pad_w;
     if (contiguous_rows(g)) {
@@ -222,6 +224,88 @@ void product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulat
   gemm(a, b, out, 1.0, accumulate ? 1.0 : 0.0);
 }
 
+// Samples per GEMM. One sample's product W [OC, K] @ cols [K, OH*OW] reads all of W for OH*OW
+// columns: fine for an image, but a Conv1d over a sentence has ~10 output positions, and its
+// per-sample GEMMs spent their time reading W (grouping halved the training time of the cnn
+// encoder, nn/conv_encoder.h). Below kShortOutput positions, samples are grouped into one matrix of
+// about kGroupColumns columns (sample i = column block i), while leaving every thread a group.
+std::int64_t samples_per_gemm(std::int64_t n, std::int64_t ohw) {
+  constexpr std::int64_t kShortOutput = 64, kGroupColumns = 256;
+  if (ohw >= kShortOutput || n < 2) return 1;
+  const std::int64_t per_thread = (n + parallel_chunks(n) - 1) / parallel_chunks(n);
+  return std::max<std::int64_t>(1, std::min((kGroupColumns + ohw - 1) / ohw, per_thread));
+}
+
+// The forward pass by groups of `group` samples: cols [K, cnt*OHW] of the group, one GEMM into
+// out [OC, cnt*OHW], then each sample's block (+ bias) to its place in y [N, OC, OHW].
+template <class T>
+void conv_forward_grouped(const ConvGeometry& g, std::int64_t group, const Tensor& xin,
+                          const Tensor& w2, const Tensor& b, const Tensor& y) {
+  const std::int64_t OC = w2.size(0), K = w2.size(1), OHW = g.oh * g.ow;
+  const std::int64_t in_sample = g.c * g.h * g.w, groups = (g.n + group - 1) / group;
+  parallel_for(groups, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t q = begin; q < end; ++q) {
+      const std::int64_t n0 = q * group, cnt = std::min(group, g.n - n0), width = cnt * OHW;
+      const Tensor cols = Tensor::empty({K, width}, xin.dtype());
+      const Tensor out = Tensor::empty({OC, width}, xin.dtype());
+      for (std::int64_t i = 0; i < cnt; ++i)
+        im2col(xin.data<T>() + (n0 + i) * in_sample, cols.data<T>() + i * OHW, g, width);
+      product<T>(w2, cols, out, false);
+      const T* src = out.data<T>();
+      for (std::int64_t i = 0; i < cnt; ++i)
+        for (std::int64_t o = 0; o < OC; ++o) {
+          const T* from = src + o * width + i * OHW;
+          T* to = y.data<T>() + ((n0 + i) * OC + o) * OHW;
+          const T bias = b.defined() ? b.data<T>()[o] : T(0);
+          for (std::int64_t p = 0; p < OHW; ++p) to[p] = from[p] + bias;
+        }
+    }
+  });
+}
+
+// Its backward, by the same groups: gy of the group gathered to [OC, cnt*OHW], then
+// dW += gy_g @ cols^T, db += row sums of gy_g, dcols = W^T @ gy_g dealt back by col2im. gw and gb
+// hold one partial sum per chunk of groups (undefined when not needed), gx is written.
+template <class T>
+void conv_backward_grouped(const ConvGeometry& g, std::int64_t group, const Tensor& xin,
+                           const Tensor& wt, const Tensor& gy, std::vector<Tensor>& gw,
+                           std::vector<Tensor>& gb, const Tensor& gx, bool need_w, bool need_b) {
+  const std::int64_t OC = gy.size(1), K = g.patch(), OHW = g.oh * g.ow;
+  const std::int64_t in_sample = g.c * g.h * g.w, groups = (g.n + group - 1) / group;
+  parallel_for_chunks(groups, [&](int chunk, std::int64_t begin, std::int64_t end) {
+    const auto c = static_cast<std::size_t>(chunk);
+    if (need_w) gw[c] = Tensor::empty({OC, K}, gy.dtype());
+    if (need_b) gb[c] = zeros({OC}, gy.dtype());
+    for (std::int64_t q = begin; q < end; ++q) {
+      const std::int64_t n0 = q * group, cnt = std::min(group, g.n - n0), width = cnt * OHW;
+      const Tensor gy_g = Tensor::empty({OC, width}, gy.dtype());
+      for (std::int64_t i = 0; i < cnt; ++i)
+        for (std::int64_t o = 0; o < OC; ++o)
+          std::copy_n(gy.data<T>() + ((n0 + i) * OC + o) * OHW, OHW,
+                      gy_g.data<T>() + o * width + i * OHW);
+      if (need_w) {
+        const Tensor cols = Tensor::empty({K, width}, gy.dtype());
+        for (std::int64_t i = 0; i < cnt; ++i)
+          im2col(xin.data<T>() + (n0 + i) * in_sample, cols.data<T>() + i * OHW, g, width);
+        gemm(gy_g, cols.t(), gw[c], 1.0, q == begin ? 0.0 : 1.0);
+      }
+      if (need_b) {
+        T* db = gb[c].data<T>();
+        for (std::int64_t o = 0; o < OC; ++o) db[o] += row_sum(gy_g.data<T>() + o * width, width);
+      }
+      if (gx.defined()) {
+        const Tensor dcols = Tensor::empty({K, width}, gy.dtype());
+        product<T>(wt, gy_g, dcols, false);
+        for (std::int64_t i = 0; i < cnt; ++i) {
+          T* gx_n = gx.data<T>() + (n0 + i) * in_sample;
+          std::fill_n(gx_n, in_sample, T(0));
+          col2im(dcols.data<T>() + i * OHW, gx_n, g, width);
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
@@ -253,10 +337,15 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Tensor w2 = weight.value().contiguous().reshape({OC, K});
   Tensor y = Tensor::empty({g.n, OC, OHW}, x.dtype());
   const Tensor b = bias.defined() ? bias.value().contiguous() : Tensor();
+  const std::int64_t group = samples_per_gemm(g.n, OHW);
   // Samples are independent: split them over the threads, each running single-threaded GEMMs
   // that add onto the bias (each sample's rows filled with it first, while they are in cache).
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     BlasSingleThreaded one_blas_thread;
+    if (group > 1) {
+      conv_forward_grouped<T>(g, group, xin, w2, b, y);
+      return;
+    }
     parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
       constexpr bool kFloat = std::is_same_v<T, float>;
       const bool packed = kFloat && packed_gemm_available();
@@ -285,16 +374,20 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Dims w_shape = weight.shape();
   // One pass over the samples, split over the threads: each thread accumulates its own partial
   // dW and db (summed afterwards) and writes the disjoint dx of its samples.
-  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape](const Tensor& gy_in,
-                                                                         GradSlots& dx) {
+  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape, group](const Tensor& gy_in,
+                                                                                GradSlots& dx) {
     const Tensor gy = gy_in.contiguous().view({g.n, OC, OHW});
     const bool need_x = dx.needed(0), need_w = dx.needed(1), need_b = has_bias && dx.needed(2);
-    const int chunks = parallel_chunks(g.n);
+    const int chunks = parallel_chunks(group > 1 ? (g.n + group - 1) / group : g.n);
     std::vector<Tensor> gw(static_cast<std::size_t>(chunks)), gb(gw.size());
     Tensor gx = need_x ? Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype()) : Tensor();
     const Tensor wt = need_x ? w2.t().contiguous() : Tensor();  // [K, OC], row-major for product
     dispatch_floating(gy.dtype(), "conv2d", [&]<class T>() {
       BlasSingleThreaded one_blas_thread;
+      if (group > 1) {
+        conv_backward_grouped<T>(g, group, xin, wt, gy, gw, gb, gx, need_w, need_b);
+        return;
+      }
       parallel_for_chunks(g.n, [&](int chunk, std::int64_t begin, std::int64_t end) {
         const auto c = static_cast<std::size_t>(chunk);
         if (need_w) gw[c] = Tensor::empty({OC, K}, gy.dtype());

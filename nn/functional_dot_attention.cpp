@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "nn/functional.h"
@@ -57,9 +58,68 @@ DotAttentionShape check_dot_attention(const Tensor& q, const Tensor& k, const Te
 // x itself when its rows are contiguous (a narrow of packed q|k|v is read in place), else a copy.
 Tensor rows_contiguous(const Tensor& x) { return x.stride(2) == 1 ? x : x.contiguous(); }
 
-// Head h's [T, d] block of row b of x [B, T, H*d], a view.
-Tensor head(const Tensor& x, std::int64_t b, std::int64_t h, std::int64_t d) {
-  return x.select(0, b).narrow(1, h * d, d);
+// Head h's [T, d] block of row b of x [B, T, H*d] (rows contiguous), read and written in place:
+// row i starts at p + i * ld.
+template <class T>
+struct Block {
+  T* p;
+  std::int64_t ld;
+};
+template <class T>
+Block<T> head(const Tensor& x, std::int64_t b, std::int64_t h, std::int64_t d) {
+  return {x.data<std::remove_const_t<T>>() + b * x.stride(0) + h * d, x.stride(1)};
+}
+
+// The blocks' products are small (T up to a few dozen, d = D / H), so a call into BLAS or the
+// packed kernel (which would also push the weights out of the decoding's packing table, one
+// operand per block) costs more than the arithmetic. Inner loops run over contiguous d.
+template <class T>
+[[gnu::always_inline]] inline T dot(const T* a, const T* b, std::int64_t n) {
+  // Eight partial sums: float addition is not associative, so one sum would not vectorise.
+  T acc[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  T tail = 0;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+template <class T>
+[[gnu::always_inline]] inline void axpy(T alpha, const T* x, T* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// c [m, n] (row stride n) = scale * A B^T for A [m, d], B [n, d]: c_ij = scale * a_i . b_j.
+template <class T>
+void products_abt(Block<const T> a, Block<const T> b, T* c, std::int64_t m, std::int64_t n,
+                  std::int64_t d, T scale) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      c[i * n + j] = scale * dot(a.p + i * a.ld, b.p + j * b.ld, d);
+}
+
+// C [m, d] = W B for W [m, n] (row stride n), B [n, d]: c_i = sum_j w_ij b_j (zero weights,
+// the masked keys, skipped).
+template <class T>
+void products_wb(const T* w, Block<const T> b, Block<T> c, std::int64_t m, std::int64_t n,
+                 std::int64_t d) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    T* ci = c.p + i * c.ld;
+    std::fill(ci, ci + d, T(0));
+    for (std::int64_t j = 0; j < n; ++j)
+      if (w[i * n + j] != T(0)) axpy(w[i * n + j], b.p + j * b.ld, ci, d);
+  }
+}
+
+// C [n, d] = W^T A for W [m, n] (row stride n), A [m, d]: c_j = sum_i w_ij a_i.
+template <class T>
+void products_wta(const T* w, Block<const T> a, Block<T> c, std::int64_t m, std::int64_t n,
+                  std::int64_t d) {
+  for (std::int64_t j = 0; j < n; ++j) std::fill(c.p + j * c.ld, c.p + j * c.ld + d, T(0));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      if (w[i * n + j] != T(0)) axpy(w[i * n + j], a.p + i * a.ld, c.p + j * c.ld, d);
 }
 
 // Calls f(chunk, begin, end) over the B*H blocks: on seqgrad's threads when there is enough work
@@ -111,10 +171,12 @@ Tensor probabilities(const Tensor& qv, const Tensor& kv, const DotAttentionShape
   for_blocks(n, [&](int, std::int64_t begin, std::int64_t end) {
     for (std::int64_t blk = begin; blk < end; ++blk) {
       const std::int64_t b = blk / n.H, h = blk % n.H;
-      const Tensor s = probs.select(0, b).select(0, h);
-      gemm(head(qv, b, h, n.dk), head(kv, b, h, n.dk).t(), s, scale);
-      dispatch_floating(qv.dtype(), "scaled_dot_product_attention",
-                        [&]<class T>() { masked_softmax_rows(s.data<T>(), n, mask, b); });
+      dispatch_floating(qv.dtype(), "scaled_dot_product_attention", [&]<class T>() {
+        T* s = probs.data<T>() + blk * n.Tq * n.Tk;
+        products_abt<T>(head<const T>(qv, b, h, n.dk), head<const T>(kv, b, h, n.dk), s, n.Tq, n.Tk,
+                        n.dk, static_cast<T>(scale));
+        masked_softmax_rows(s, n, mask, b);
+      });
     }
   });
   return probs;
@@ -150,7 +212,10 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
   for_blocks(n, [&](int, std::int64_t begin, std::int64_t end) {
     for (std::int64_t blk = begin; blk < end; ++blk) {
       const std::int64_t b = blk / n.H, h = blk % n.H;
-      gemm(weights.select(0, b).select(0, h), head(vv, b, h, n.dv), head(out, b, h, n.dv));
+      dispatch_floating(dt, "scaled_dot_product_attention", [&]<class T>() {
+        products_wb<T>(weights.data<T>() + blk * n.Tq * n.Tk, head<const T>(vv, b, h, n.dv),
+                       head<T>(out, b, h, n.dv), n.Tq, n.Tk, n.dv);
+      });
     }
   });
 
@@ -162,19 +227,24 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
            dv = Tensor::empty(vv.shape(), dt);
     const Tensor scratch = Tensor::empty({parallel_chunks(n.B * n.H), n.Tq, n.Tk}, dt);
     for_blocks(n, [&](int chunk, std::int64_t begin, std::int64_t end) {
-      const Tensor dp = scratch.select(0, chunk);
-      for (std::int64_t blk = begin; blk < end; ++blk) {
-        const std::int64_t b = blk / n.H, h = blk % n.H;
-        const Tensor p = probs.select(0, b).select(0, h), g = head(dout, b, h, n.dv);
-        gemm(weights.select(0, b).select(0, h).t(), g, head(dv, b, h, n.dv));
-        gemm(g, head(vv, b, h, n.dv).t(), dp);
-        if (keep.defined()) dp.mul_(keep.select(0, b).select(0, h));
-        dispatch_floating(dt, "scaled_dot_product_attention", [&]<class T>() {
-          softmax_backward_rows(p.data<T>(), dp.data<T>(), n, static_cast<T>(scale));
-        });
-        gemm(dp, head(kv, b, h, n.dk), head(dq, b, h, n.dk));
-        gemm(dp.t(), head(qv, b, h, n.dk), head(dk, b, h, n.dk));
-      }
+      dispatch_floating(dt, "scaled_dot_product_attention", [&]<class T>() {
+        T* dp = scratch.data<T>() + chunk * n.Tq * n.Tk;
+        for (std::int64_t blk = begin; blk < end; ++blk) {
+          const std::int64_t b = blk / n.H, h = blk % n.H, block = blk * n.Tq * n.Tk;
+          const Block<const T> g = head<const T>(dout, b, h, n.dv);
+          products_wta<T>(weights.data<T>() + block, g, head<T>(dv, b, h, n.dv), n.Tq, n.Tk, n.dv);
+          products_abt<T>(g, head<const T>(vv, b, h, n.dv), dp, n.Tq, n.Tk, n.dv, T(1));
+          if (keep.defined()) {
+            const T* kp = keep.data<T>() + block;
+            for (std::int64_t i = 0; i < n.Tq * n.Tk; ++i) dp[i] *= kp[i];
+          }
+          softmax_backward_rows(probs.data<T>() + block, dp, n, static_cast<T>(scale));
+          products_wb<T>(dp, head<const T>(kv, b, h, n.dk), head<T>(dq, b, h, n.dk), n.Tq, n.Tk,
+                         n.dk);
+          products_wta<T>(dp, head<const T>(qv, b, h, n.dk), head<T>(dk, b, h, n.dk), n.Tq, n.Tk,
+                          n.dk);
+        }
+      });
     });
     dx[0] += std::move(dq);
     dx[1] += std::move(dk);

@@ -93,6 +93,13 @@ Tensor MultiheadAttention::cross_attention_step(const Tensor& x, const KeyValueC
       .value();
 }
 
+Tensor MultiheadAttention::cross_attention_step_weights(
+    const Tensor& x, const KeyValueCache& memory, const std::vector<std::int64_t>& memory_lengths) {
+  NoGradGuard no_grad;
+  return F::attention_weights(project(Variable(x), 0, 1).value(), memory.k, heads,
+                              {memory_lengths, false});
+}
+
 Tensor MultiheadAttention::weights(const Tensor& x, const Tensor& memory,
                                    const F::AttentionMask& mask) {
   NoGradGuard no_grad;
@@ -202,10 +209,13 @@ Variable TransformerDecoderLayer::forward(const Variable& x,
 
 Tensor TransformerDecoderLayer::step(const Tensor& x, KeyValueCache& self_cache,
                                      const KeyValueCache& memory,
-                                     const std::vector<std::int64_t>& memory_lengths) {
+                                     const std::vector<std::int64_t>& memory_lengths,
+                                     Tensor* cross_weights) {
   NoGradGuard no_grad;
   auto sa = [&](const Tensor& h) { return self_attn->self_attention_step(h, self_cache); };
   auto ca = [&](const Tensor& h) {
+    if (cross_weights)
+      *cross_weights = multihead_attn->cross_attention_step_weights(h, memory, memory_lengths);
     return multihead_attn->cross_attention_step(h, memory, memory_lengths);
   };
   auto norm = [](LayerNorm& n, const Tensor& h) { return n.forward(Variable(h)).value(); };

@@ -42,6 +42,10 @@ class MultiheadAttention : public Module {
   KeyValueCache memory_keys_values(const Tensor& memory);
   Tensor cross_attention_step(const Tensor& x, const KeyValueCache& memory,
                               const std::vector<std::int64_t>& memory_lengths);
+  // The weights [N, H, 1, S] that cross_attention_step(x, memory, memory_lengths) reads the
+  // memory with (the same softmax, nn::functional::attention_weights).
+  Tensor cross_attention_step_weights(const Tensor& x, const KeyValueCache& memory,
+                                      const std::vector<std::int64_t>& memory_lengths);
   // The attention weights [B, H, Tq, Tk] of queries x against keys from memory (no dropout).
   Tensor weights(const Tensor& x, const Tensor& memory, const functional::AttentionMask& mask);
   std::string extra_repr() const override;
@@ -93,8 +97,9 @@ class TransformerDecoderLayer : public Module {
   Variable forward(const Variable& x, const std::vector<std::int64_t>& lengths,
                    const Variable& memory, const std::vector<std::int64_t>& memory_lengths);
   // One decoding step, x [N, 1, D], no gradient: what forward computes at the newest position.
+  // With cross_weights, also the cross attention's weights of the step [N, H, 1, S].
   Tensor step(const Tensor& x, KeyValueCache& self_cache, const KeyValueCache& memory,
-              const std::vector<std::int64_t>& memory_lengths);
+              const std::vector<std::int64_t>& memory_lengths, Tensor* cross_weights = nullptr);
 
   std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
   std::shared_ptr<Linear> linear1, linear2;

@@ -56,6 +56,14 @@ expect_error "--dev with a task" "--dev goes with --train" \
 expect_error "an option of another model" "--maxout does not apply to --model seq2seq" \
   train --model seq2seq --maxout 64 --out "$tmp/run"
 expect_error "not an integer" "--hidden: expected an integer, got '12x'" train --hidden 12x --out "$tmp/run"
+expect_error "cnn kernel 0" "'kernel' = 0 is out of range \[1, 1023\]" \
+  train --model seq2seq --encoder cnn --kernel 0 --out "$tmp/run"
+expect_error "even cnn kernel" "the kernel size must be odd and positive .*got 4" \
+  train --model attention --encoder cnn --kernel 4 --out "$tmp/run"
+expect_error "no cnn layers" "'conv_layers' = 0 is out of range \[1, 1024\]" \
+  train --model attention --encoder cnn --conv-layers 0 --out "$tmp/run"
+expect_error "unknown encoder" "--encoder must be rnn or cnn, got 'conv'" \
+  train --model seq2seq --encoder conv --out "$tmp/run"
 
 # A folder that holds a run is never trained over, and a resumed run keeps its options.
 tiny=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --steps 2

@@ -27,6 +27,13 @@ for model in cho seq2seq attention; do
   run "$seqgrad" translate --checkpoint "$out/last.safetensors" --beam 2
   run "$seqgrad" info --checkpoint "$out/last.safetensors"
 done
+# The convolutional encoder too: dropout inside it, beam search over its outputs.
+for model in seq2seq attention; do
+  out="$tmp/$model-cnn"
+  run "$seqgrad" train --model "$model" --encoder cnn --conv-layers 2 "${common[@]}" --steps 10 --out "$out"
+  run "$seqgrad" eval --checkpoint "$out/best.safetensors" --task reverse --beam 3
+  run "$seqgrad" translate --checkpoint "$out/last.safetensors" --beam 2
+done
 # An error path too: the exception unwinds through the trainer and must free what it held.
 if "$seqgrad" train --model cho --task reverse --steps 5 --lr 1e12 --emb 8 --hidden 16 \
   --out "$tmp/diverge" > /dev/null 2> "$tmp/err"; then
@@ -37,4 +44,4 @@ if grep -q -E "LeakSanitizer|AddressSanitizer|runtime error" "$tmp/err"; then
   grep -m 20 -E "LeakSanitizer|ERROR|SUMMARY|runtime error|Direct leak|#[0-9]" "$tmp/err"
   exit 1
 fi
-echo "leak check: 3 models through train, resume, eval, translate, info and an error exit: clean"
+echo "leak check: 3 models (2 also with --encoder cnn) through train, resume, eval, translate, info and an error exit: clean"

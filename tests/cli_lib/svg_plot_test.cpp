@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/svg_plot.h"
+#include "cli_lib/svg_checks.h"
 #include "tensor/error.h"
 
 using namespace seqgrad;
@@ -26,46 +27,8 @@ void expect_ticks(const Ticks& t, double step, const std::vector<double>& values
     CHECK_MESSAGE(t.values[i] == doctest::Approx(values[i]), "tick ", i);
 }
 
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(needle); at != std::string::npos;
-       at = text.find(needle, at + needle.size()))
-    ++n;
-  return n;
-}
-
-// Checks that every element is closed in order (<a><b/></a>), skipping <?...?> and that no text
-// or attribute holds a raw '<' or a '&' that does not start an entity.
-void expect_well_formed(const std::string& svg) {
-  std::vector<std::string> open;
-  std::size_t i = 0;
-  while ((i = svg.find('<', i)) != std::string::npos) {
-    const std::size_t end = svg.find('>', i);
-    REQUIRE(end != std::string::npos);
-    const std::string tag = svg.substr(i + 1, end - i - 1);
-    i = end + 1;
-    if (tag.front() == '?') continue;
-    REQUIRE_MESSAGE(tag.find('<') == std::string::npos, "raw '<' in tag: ", tag);
-    if (tag.front() == '/') {
-      REQUIRE_MESSAGE(!open.empty(), "closing tag without an open one: ", tag);
-      CHECK(open.back() == tag.substr(1));
-      open.pop_back();
-    } else if (tag.back() != '/') {
-      open.push_back(tag.substr(0, tag.find(' ')));
-    }
-  }
-  CHECK_MESSAGE(open.empty(), "unclosed elements: ", open.size());
-  for (std::size_t a = svg.find('&'); a != std::string::npos; a = svg.find('&', a + 1)) {
-    const std::string rest = svg.substr(a, 6);
-    CHECK_MESSAGE(
-        (rest.starts_with("&amp;") || rest.starts_with("&lt;") || rest.starts_with("&gt;") ||
-         rest.starts_with("&quot;") || rest.starts_with("&apos;")),
-        "raw '&' at ", a);
-  }
-  CHECK(svg.starts_with("<?xml"));
-  CHECK(count(svg, "<svg") == 1);
-  CHECK(count(svg, "</svg>") == 1);
-}
+using seqgrad::test::count;
+using seqgrad::test::expect_well_formed;
 
 // The error message thrown by f, or "" when it does not throw.
 template <class F>

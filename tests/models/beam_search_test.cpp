@@ -9,6 +9,7 @@
 #include "models/attention.h"
 #include "models/cho.h"
 #include "models/seq2seq.h"
+#include "models/transformer.h"
 
 using namespace seqgrad;
 using namespace seqgrad::models;
@@ -54,9 +55,18 @@ TEST_CASE("beam search: a wide enough beam finds the exhaustive optimum, beam 1 
   Cho cho({7, 6, 4, 5, 3}, &gen);
   Seq2Seq s2s({7, 6, "gru", 4, 5, 2}, &gen);
   Attention att({7, 6, 4, 5, 3}, &gen);  // its decoder state includes the source lengths
+  // Its state holds key/value caches that grow by a position per step and are reordered by row.
+  Transformer tf({.src_vocab = 7,
+                  .tgt_vocab = 6,
+                  .d_model = 8,
+                  .heads = 2,
+                  .layers = 2,
+                  .ffn = 16,
+                  .dropout = 0.0},
+                 &gen);
   const Tensor src = from_vector(std::vector<std::int64_t>{4, 5, kEos}, {1, 3});
   for (EncoderDecoder* m : {static_cast<EncoderDecoder*>(&cho), static_cast<EncoderDecoder*>(&s2s),
-                            static_cast<EncoderDecoder*>(&att)})
+                            static_cast<EncoderDecoder*>(&att), static_cast<EncoderDecoder*>(&tf)})
     for (const double alpha : {0.0, 1.0}) {
       CAPTURE(alpha);
       const auto expected = exhaustive(*m, src, {3}, 3, alpha);

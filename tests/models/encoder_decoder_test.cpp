@@ -1,4 +1,5 @@
-// Properties every encoder-decoder must have, checked for cho, seq2seq and attention:
+// Properties every encoder-decoder must have, checked for cho, seq2seq and attention (the last
+// two also with --encoder cnn):
 // - the step-by-step decoder (what greedy and beam search use) gives the same log-likelihood as
 //   the teacher-forced training loss, which runs a different code path (whole sequences, padding
 //   skipped, output layer on real tokens only);
@@ -20,9 +21,14 @@ using namespace seqgrad::data;
 namespace {
 
 std::vector<std::shared_ptr<EncoderDecoder>> all_models(std::int64_t vocab, Generator& gen) {
-  return {std::make_shared<Cho>(ChoConfig{vocab, vocab, 5, 6, 3}, &gen),
-          std::make_shared<Seq2Seq>(Seq2SeqConfig{vocab, vocab, "lstm", 5, 6, 2, true}, &gen),
-          std::make_shared<Attention>(AttentionConfig{vocab, vocab, 5, 6, 4}, &gen)};
+  return {
+      std::make_shared<Cho>(ChoConfig{vocab, vocab, 5, 6, 3}, &gen),
+      std::make_shared<Seq2Seq>(Seq2SeqConfig{vocab, vocab, "lstm", 5, 6, 2, true}, &gen),
+      std::make_shared<Attention>(AttentionConfig{vocab, vocab, 5, 6, 4}, &gen),
+      // The convolutional encoder (nn/conv_encoder.h) in both models that take it.
+      std::make_shared<Seq2Seq>(
+          Seq2SeqConfig{vocab, vocab, "lstm", 5, 6, 2, true, 0.0, "cnn", 2, 3}, &gen),
+      std::make_shared<Attention>(AttentionConfig{vocab, vocab, 5, 6, 4, 0.0, "cnn", 2, 5}, &gen)};
 }
 
 // -log p(gold | source) summed over the batch, through start_decoding/decode_step.
