@@ -95,25 +95,59 @@ Variable Transformer::decode(const Variable& memory, const std::vector<std::int6
   return decoder->forward(embed(*tgt_embed, prev), tgt_len, memory, src_len);
 }
 
-// Only the real target positions reach the output layer: h [B, T, D] seen as [B*T, D], the rows
-// b*T + t with gold[b, t] != PAD.
+// embed(ids) * sqrt(D) + P[t] for the real positions of ids [B, T] (row b's first lengths[b]),
+// as packed rows [N, D]: row b's positions after those of rows before it, no padding.
+Variable Transformer::embed_rows(nn::Embedding& table, const Tensor& ids,
+                                 const std::vector<std::int64_t>& lengths) {
+  check(ids.dim() == 2 && ids.dtype() == kInt64 &&
+            static_cast<std::int64_t>(lengths.size()) == ids.size(0),
+        "Transformer: token ids must be int64 [B, T] with B lengths, got {} {} and {} lengths",
+        ids.dtype(), ids.shape(), lengths.size());
+  const std::int64_t T = ids.size(1);
+  const Tensor all = ids.contiguous();
+  const auto* id = all.data<std::int64_t>();
+  std::vector<std::int64_t> tokens, positions;
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    check(lengths[b] >= 0 && lengths[b] <= T, "Transformer: length {} of row {} is outside [0, {}]",
+          lengths[b], b, T);
+    check(lengths[b] <= config_.max_positions,
+          "Transformer: a sequence of {} tokens is longer than the position table ({}; raise "
+          "--max-positions)",
+          lengths[b], config_.max_positions);
+    for (std::int64_t t = 0; t < lengths[b]; ++t) {
+      tokens.push_back(id[static_cast<std::int64_t>(b) * T + t]);
+      positions.push_back(t);
+    }
+  }
+  const auto n = static_cast<std::int64_t>(tokens.size());
+  const Variable x =
+      table.forward(from_vector(tokens, {n})) * std::sqrt(static_cast<double>(config_.d_model)) +
+      Variable(index_select(positions_, 0, from_vector(positions, {n})));
+  return F::dropout(x, config_.dropout, is_training(), gen_);
+}
+
+// Training runs on packed rows (nn/transformer.h): the encoder and decoder never compute a padded
+// position, and the decoder's rows are exactly the real target positions, in the order of the
+// gold ids below.
 Variable Transformer::loss(const data::Batch& batch) {
   const std::int64_t B = batch.gold.size(0), T = batch.gold.size(1);
   const Tensor gold = batch.gold.contiguous();
   const auto* g = gold.data<std::int64_t>();
-  std::vector<std::int64_t> rows, ids, tgt_len(static_cast<std::size_t>(B), 0);
-  for (std::int64_t i = 0; i < B * T; ++i)
-    if (g[i] != data::kPad) {
-      rows.push_back(i);
-      ids.push_back(g[i]);
-      tgt_len[static_cast<std::size_t>(i / T)] = i % T + 1;
-    }
-  const auto n = static_cast<std::int64_t>(rows.size());
-  const Variable memory = encode(batch.src, batch.src_len);
-  const Variable h = decode(memory, batch.src_len, batch.prev, tgt_len);
-  const Variable logits =
-      output->forward(index_select(h.reshape({B * T, config_.d_model}), 0, from_vector(rows, {n})));
-  return F::cross_entropy(logits, from_vector(ids, {n}), F::Reduction::Sum, -100,
+  std::vector<std::int64_t> ids, tgt_len(static_cast<std::size_t>(B), 0);
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::int64_t& len = tgt_len[static_cast<std::size_t>(b)];
+    while (len < T && g[b * T + len] != data::kPad) ids.push_back(g[b * T + len++]);
+    for (std::int64_t t = len; t < T; ++t)
+      check(g[b * T + t] == data::kPad,
+            "Transformer::loss: row {} of the gold targets has a token after padding (at {})", b,
+            t);
+  }
+  const auto n = static_cast<std::int64_t>(ids.size());
+  const Variable memory =
+      encoder->forward(embed_rows(*src_embed, batch.src, batch.src_len), batch.src_len);
+  const Variable h =
+      decoder->forward(embed_rows(*tgt_embed, batch.prev, tgt_len), tgt_len, memory, batch.src_len);
+  return F::cross_entropy(output->forward(h), from_vector(ids, {n}), F::Reduction::Sum, -100,
                           is_training() ? config_.label_smoothing : 0.0);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "autograd/all.h"
@@ -126,8 +127,17 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
 // Which keys a query may read: keys at or past key_lengths[b] are padding (empty: none is), and
 // with `causal` query i reads keys j <= i only (a decoder's self-attention).
 struct AttentionMask {
+  AttentionMask(std::vector<std::int64_t> key_lengths_ = {}, bool causal_ = false,
+                std::vector<std::int64_t> query_lengths_ = {})
+      : key_lengths(std::move(key_lengths_)),
+        causal(causal_),
+        query_lengths(std::move(query_lengths_)) {}
   std::vector<std::int64_t> key_lengths;
   bool causal = false;
+  // Packed rows only (q [Nq, H*dk], k [Nk, H*dk], v [Nk, H*dv]: the sequences one after another,
+  // no padding): sequence b's queries are the query_lengths[b] rows after those of sequences
+  // before it, its keys likewise with key_lengths (then required).
+  std::vector<std::int64_t> query_lengths;
 };
 // Multi-head attention's core, one graph node for all heads (torch's
 // F.scaled_dot_product_attention with the heads kept side by side in the last dim):

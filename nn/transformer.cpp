@@ -56,15 +56,17 @@ Variable MultiheadAttention::attend(const Variable& q, const Variable& k, const 
 
 Variable MultiheadAttention::self_attention(const Variable& x, const F::AttentionMask& mask) {
   const std::int64_t D = embed_dim;
-  const Variable qkv = project(x, 0, 3);  // [B, T, 3D], read in place by the attention
-  return attend(qkv.narrow(2, 0, D), qkv.narrow(2, D, D), qkv.narrow(2, 2 * D, D), mask);
+  const Variable qkv = project(x, 0, 3);  // [B, T, 3D] or [N, 3D], read in place by the attention
+  const std::int64_t last = qkv.dim() - 1;
+  return attend(qkv.narrow(last, 0, D), qkv.narrow(last, D, D), qkv.narrow(last, 2 * D, D), mask);
 }
 
 Variable MultiheadAttention::cross_attention(const Variable& x, const Variable& memory,
                                              const F::AttentionMask& mask) {
   const std::int64_t D = embed_dim;
-  const Variable kv = project(memory, 1, 2);  // [B, S, 2D]
-  return attend(project(x, 0, 1), kv.narrow(2, 0, D), kv.narrow(2, D, D), mask);
+  const Variable kv = project(memory, 1, 2);  // [B, S, 2D] or [N, 2D]
+  const std::int64_t last = kv.dim() - 1;
+  return attend(project(x, 0, 1), kv.narrow(last, 0, D), kv.narrow(last, D, D), mask);
 }
 
 Tensor MultiheadAttention::self_attention_step(const Tensor& x, KeyValueCache& cache) {
@@ -123,6 +125,14 @@ std::shared_ptr<LayerNorm> layer_norm(const TransformerLayerConfig& c) {
   return std::make_shared<LayerNorm>(Dims{c.d_model}, 1e-5, true, c.dtype);
 }
 
+// Padded x [B, T, D]: keys past key_lengths are padding. Packed rows x [N, D]: the sequences
+// one after another, query_lengths rows each, reading key_lengths keys each.
+F::AttentionMask attention_mask(const Variable& x, const std::vector<std::int64_t>& query_lengths,
+                                const std::vector<std::int64_t>& key_lengths, bool causal) {
+  if (x.dim() == 2) return {key_lengths, causal, query_lengths};
+  return {key_lengths, causal, {}};
+}
+
 // The position-wise feed-forward block both layer kinds share: dropout(W2 dropout(relu(W1 x))).
 Variable position_wise_feed_forward(Linear& linear1, Linear& linear2, const Variable& x,
                                     const TransformerLayerConfig& c, bool training) {
@@ -151,7 +161,7 @@ Variable TransformerEncoderLayer::feed_forward(const Variable& x) {
 
 Variable TransformerEncoderLayer::forward(const Variable& x,
                                           const std::vector<std::int64_t>& lengths) {
-  const F::AttentionMask mask{lengths, false};
+  const F::AttentionMask mask = attention_mask(x, lengths, lengths, false);
   auto sa = [&](const Variable& h) {
     return F::dropout(self_attn->self_attention(h, mask), config.dropout, is_training(),
                       config.gen);
@@ -191,10 +201,12 @@ Variable TransformerDecoderLayer::forward(const Variable& x,
                                           const std::vector<std::int64_t>& memory_lengths) {
   const bool t = is_training();
   auto sa = [&](const Variable& h) {
-    return F::dropout(self_attn->self_attention(h, {lengths, true}), config.dropout, t, config.gen);
+    return F::dropout(self_attn->self_attention(h, attention_mask(x, lengths, lengths, true)),
+                      config.dropout, t, config.gen);
   };
   auto ca = [&](const Variable& h) {
-    return F::dropout(multihead_attn->cross_attention(h, memory, {memory_lengths, false}),
+    return F::dropout(multihead_attn->cross_attention(
+                          h, memory, attention_mask(x, lengths, memory_lengths, false)),
                       config.dropout, t, config.gen);
   };
   if (config.norm_first) {

@@ -6,6 +6,10 @@
 //
 // Every tensor is batch first: [B, T, D]. Padding is given by per-row lengths (positions at or
 // past a row's length are padding), the causal mask by a flag; see nn::functional::AttentionMask.
+// The layers and stacks also take packed rows [N, D]: the sequences' real positions one after
+// another (sequence b's lengths[b] rows after those of the sequences before it), no padding.
+// Everything but the attention works row by row, so on packed rows no work is spent on padding
+// (a third of the positions of a batch of random lengths 5-20); models::Transformer trains so.
 #pragma once
 
 #include <memory>

@@ -214,3 +214,82 @@ TEST_CASE("scaled_dot_product_attention: errors name the op and the shapes") {
   CHECK_THROWS_WITH(F::scaled_dot_product_attention(q, Variable(in[1].to(kFloat64)), v, sdpa::H),
                     doctest::Contains("one floating dtype"));
 }
+
+// Packed rows: each sequence's rows one after another, no padding. Checked per sequence against
+// the composed equations on that sequence alone (no mask but the causal one).
+namespace sdpa_packed {
+
+const std::vector<std::int64_t> kQueryLengths{3, 1, 4}, kKeyLengths{2, 5, 1};
+
+std::vector<Tensor> inputs(const std::vector<std::int64_t>& q_len,
+                           const std::vector<std::int64_t>& k_len, Generator& gen) {
+  std::int64_t nq = 0, nk = 0;
+  for (const std::int64_t n : q_len) nq += n;
+  for (const std::int64_t n : k_len) nk += n;
+  return {randn({nq, sdpa::H * sdpa::dk}, kFloat64, &gen),
+          randn({nk, sdpa::H * sdpa::dk}, kFloat64, &gen),
+          randn({nk, sdpa::H * sdpa::dv}, kFloat64, &gen)};
+}
+
+}  // namespace sdpa_packed
+
+TEST_CASE("scaled_dot_product_attention on packed rows: each sequence as if alone") {
+  Generator gen(99);
+  // Cross attention (other key lengths), and causal self-attention (the same lengths).
+  for (const bool causal : {false, true}) {
+    CAPTURE(causal);
+    const auto& k_len = causal ? sdpa_packed::kQueryLengths : sdpa_packed::kKeyLengths;
+    const auto in = sdpa_packed::inputs(sdpa_packed::kQueryLengths, k_len, gen);
+    const Tensor weights = randn({in[0].size(0), sdpa::H * sdpa::dv}, kFloat64, &gen);
+    const F::AttentionMask mask(k_len, causal, sdpa_packed::kQueryLengths);
+    const auto packed = output_and_grads(in, weights, [&](const Vars& v) {
+      return F::scaled_dot_product_attention(v[0], v[1], v[2], sdpa::H, mask);
+    });
+    std::int64_t q0 = 0, k0 = 0;
+    for (std::size_t b = 0; b < k_len.size(); ++b) {
+      CAPTURE(b);
+      const std::int64_t nq = sdpa_packed::kQueryLengths[b], nk = k_len[b];
+      const std::vector<Tensor> alone{in[0].narrow(0, q0, nq).unsqueeze(0),
+                                      in[1].narrow(0, k0, nk).unsqueeze(0),
+                                      in[2].narrow(0, k0, nk).unsqueeze(0)};
+      const auto reference = output_and_grads(
+          alone, weights.narrow(0, q0, nq).unsqueeze(0),
+          [&](const Vars& v) { return sdpa::composed(v, sdpa::H, F::AttentionMask({}, causal)); });
+      expect_close(packed[0].narrow(0, q0, nq), reference[0].squeeze(0), 1e-10, 1e-12);
+      expect_close(packed[1].narrow(0, q0, nq), reference[1].squeeze(0), 1e-10, 1e-12);
+      expect_close(packed[2].narrow(0, k0, nk), reference[2].squeeze(0), 1e-10, 1e-12);
+      expect_close(packed[3].narrow(0, k0, nk), reference[3].squeeze(0), 1e-10, 1e-12);
+      q0 += nq;
+      k0 += nk;
+    }
+  }
+}
+
+TEST_CASE("gradcheck: scaled_dot_product_attention on packed rows") {
+  Generator gen(100);
+  for (const bool causal : {false, true}) {
+    CAPTURE(causal);
+    const auto& k_len = causal ? sdpa_packed::kQueryLengths : sdpa_packed::kKeyLengths;
+    const F::AttentionMask mask(k_len, causal, sdpa_packed::kQueryLengths);
+    CHECK_GRADCHECK(
+        [&](const Vars& v) {
+          Generator drop(8);  // with dropout: the same keep mask at every evaluation
+          return F::scaled_dot_product_attention(v[0], v[1], v[2], sdpa::H, mask, 0.2, true, &drop);
+        },
+        sdpa_packed::inputs(sdpa_packed::kQueryLengths, k_len, gen));
+  }
+}
+
+TEST_CASE("scaled_dot_product_attention on packed rows: errors name the lengths") {
+  Generator gen(101);
+  const auto in = sdpa_packed::inputs(sdpa_packed::kQueryLengths, sdpa_packed::kKeyLengths, gen);
+  const Variable q(in[0]), k(in[1]), v(in[2]);
+  CHECK_THROWS_WITH(F::scaled_dot_product_attention(q, k, v, sdpa::H, {{2, 5, 1}, false}),
+                    doctest::Contains("need query_lengths and key_lengths"));
+  CHECK_THROWS_WITH(
+      F::scaled_dot_product_attention(q, k, v, sdpa::H, {{2, 5, 1}, false, {3, 1, 3}}),
+      doctest::Contains("the query lengths add up to 7 and the key lengths to 8, but q [8, 6]"));
+  CHECK_THROWS_WITH(F::scaled_dot_product_attention(Variable(in[0].unsqueeze(0)), k, v, sdpa::H,
+                                                    {{2, 5, 1}, false, {3, 1, 4}}),
+                    doctest::Contains("expected q [B, Tq, H*dk]"));
+}
