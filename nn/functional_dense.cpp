@@ -5,6 +5,7 @@
 #include "autograd/node.h"
 #include "nn/functional.h"
 #include "tensor/iterate.h"
+#include "tensor/parallel.h"
 
 namespace seqgrad::nn::functional {
 
@@ -84,25 +85,111 @@ Variable dropout(const Variable& x, double p, bool training, Generator* gen) {
   return x * Variable(keep * (1.0 / (1.0 - p)));
 }
 
-// Composed from differentiable ops: no backward code needed.
+// One node over rows of C = prod(normalized_shape) values (r = 1 / sqrt(var + eps), the variance
+// biased, as PyTorch's):
+//   forward   xhat = (x - mean(x)) r,  y = xhat w + b
+//   backward  gw = gy w,  dx = r (gw - mean(gw) - xhat mean(gw xhat)),
+//             dw = sum over rows of gy xhat,  db = sum over rows of gy
+// Composed from elementwise ops it was 7 nodes and about 20 passes over x; here it is one pass
+// forward and two backward, rows split over threads (weight gradients summed per chunk).
 Variable layer_norm(const Variable& x, const Dims& normalized_shape, const Variable& weight,
                     const Variable& bias, double eps) {
   const int k = normalized_shape.size();
   check(k >= 1 && k <= x.dim(), "layer_norm: normalized_shape {} does not fit input of shape {}",
         normalized_shape, x.shape());
-  Dims dims;
+  std::int64_t C = 1;
   for (int i = 0; i < k; ++i) {
     check(x.size(x.dim() - k + i) == normalized_shape[i],
           "layer_norm: input of shape {} does not end in normalized_shape {}", x.shape(),
           normalized_shape);
-    dims.push_back(x.dim() - k + i);
+    C *= normalized_shape[i];
   }
-  const Variable centered = x - mean(x, dims, /*keepdim=*/true);
-  const Variable var = mean(centered * centered, dims, /*keepdim=*/true);
-  Variable y = centered / sqrt(var + eps);
-  if (weight.defined()) y = y * weight;
-  if (bias.defined()) y = y + bias;
-  return y;
+  for (const Variable* p : {&weight, &bias})
+    if (p->defined())
+      check(p->shape() == normalized_shape && p->dtype() == x.dtype(),
+            "layer_norm: weight and bias must be {} {}, got {} {}", x.dtype(), normalized_shape,
+            p->shape(), p->dtype());
+  const Tensor xv = x.value().contiguous();
+  const std::int64_t R = C == 0 ? 0 : xv.numel() / C;
+  Tensor y = Tensor::empty(x.shape(), x.dtype()), xhat = Tensor::empty({R, C}, x.dtype()),
+         rstd = Tensor::empty({R}, x.dtype());
+  const Tensor w = weight.defined() ? weight.value().contiguous() : Tensor(),
+               b = bias.defined() ? bias.value().contiguous() : Tensor();
+  dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
+    const T* in = xv.data<T>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    T *out = y.data<T>(), *xh = xhat.data<T>(), *rs = rstd.data<T>();
+    parallel_for_chunks(R, [&](int, std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const T* row = in + r * C;
+        T mu = 0, var = 0;
+        for (std::int64_t c = 0; c < C; ++c) mu += row[c];
+        mu /= static_cast<T>(C);
+        for (std::int64_t c = 0; c < C; ++c) var += (row[c] - mu) * (row[c] - mu);
+        const T inv = T(1) / std::sqrt(var / static_cast<T>(C) + static_cast<T>(eps));
+        rs[r] = inv;
+        T* h = xh + r * C;
+        T* o = out + r * C;
+        for (std::int64_t c = 0; c < C; ++c) {
+          h[c] = (row[c] - mu) * inv;
+          o[c] = h[c] * (wp ? wp[c] : T(1)) + (bp ? bp[c] : T(0));
+        }
+      }
+    });
+  });
+  const Dims x_shape = x.shape();
+  const bool has_w = weight.defined(), has_b = bias.defined();
+  const int w_slot = 1, b_slot = has_w ? 2 : 1;
+  auto backward = [xhat, rstd, w, x_shape, normalized_shape, R, C, has_w, has_b, w_slot, b_slot](
+                      const Tensor& gy, GradSlots& dx) {
+    const Tensor g = gy.contiguous();
+    const bool want_x = dx.needed(0), want_w = has_w && dx.needed(w_slot),
+               want_b = has_b && dx.needed(b_slot);
+    Tensor gx = want_x ? Tensor::empty(x_shape, g.dtype()) : Tensor();
+    // Per chunk of rows: partial sums of the weight's and the bias's gradients, reduced below.
+    const Tensor partial = zeros({parallel_chunks(R), 2, C}, g.dtype());
+    dispatch_floating(g.dtype(), "layer_norm", [&]<class T>() {
+      const T* gp = g.data<T>();
+      const T* xh = xhat.data<T>();
+      const T* rs = rstd.data<T>();
+      const T* wp = has_w ? w.data<T>() : nullptr;
+      T* out = want_x ? gx.data<T>() : nullptr;
+      T* part = partial.data<T>();
+      parallel_for_chunks(R, [&](int chunk, std::int64_t r0, std::int64_t r1) {
+        T* dw = part + chunk * 2 * C;
+        T* db = dw + C;
+        for (std::int64_t r = r0; r < r1; ++r) {
+          const T* gr = gp + r * C;
+          const T* h = xh + r * C;
+          T mean_gw = 0, mean_gwh = 0;
+          for (std::int64_t c = 0; c < C; ++c) {
+            const T gw = gr[c] * (wp ? wp[c] : T(1));
+            mean_gw += gw;
+            mean_gwh += gw * h[c];
+            dw[c] += gr[c] * h[c];
+            db[c] += gr[c];
+          }
+          if (!out) continue;
+          mean_gw /= static_cast<T>(C);
+          mean_gwh /= static_cast<T>(C);
+          T* o = out + r * C;
+          for (std::int64_t c = 0; c < C; ++c)
+            o[c] = rs[r] * (gr[c] * (wp ? wp[c] : T(1)) - mean_gw - h[c] * mean_gwh);
+        }
+      });
+    });
+    if (want_x) dx[0] += std::move(gx);
+    if (want_w || want_b) {
+      const Tensor sums = sum(partial, {0});  // [2, C]
+      if (want_w) dx[w_slot] += sums.select(0, 0).reshape(normalized_shape);
+      if (want_b) dx[b_slot] += sums.select(0, 1).reshape(normalized_shape);
+    }
+  };
+  if (has_w && has_b) return record("layer_norm", y, {x, weight, bias}, backward, {xhat, rstd});
+  if (has_w) return record("layer_norm", y, {x, weight}, backward, {xhat, rstd});
+  if (has_b) return record("layer_norm", y, {x, bias}, backward, {xhat, rstd});
+  return record("layer_norm", y, {x}, backward, {xhat, rstd});
 }
 
 // y = x Phi(x);  dx = gy (Phi(x) + x phi(x)), with Phi, phi the standard normal cdf and pdf.

@@ -123,10 +123,9 @@ std::array<std::int64_t, 3> check_product(const Tensor& a, const Tensor& b, cons
 void packed_product(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate,
                     const Tensor& bias) {
   const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  // Split between threads only when the product is worth waking a worker (~1 MFLOP and up) and
-  // BLAS is not held to one thread (gemm called from inside a parallel loop).
-  const bool parallel =
-      intra_op_threads() > 1 && openblas_get_num_threads() > 1 && 2.0 * M * N * K >= 1e6;
+  // Split between threads only when the product is worth waking a worker (~1 MFLOP and up); a
+  // gemm called from inside a parallel loop never gets here (use_packed).
+  const bool parallel = intra_op_threads() > 1 && 2.0 * M * N * K >= 1e6;
   if (const PackedMatrix* kept = packed_operand(b))
     gemm_packed(a, *kept, out, accumulate, parallel, bias);  // bumps out's version
   else
@@ -152,6 +151,23 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   const auto [M, K, N] = check_product(a, b, out, "gemm");
   if (M > 0 && N > 0 && K > 0 && use_packed(a, alpha, beta)) {
     packed_product(a, b, out, beta == 1.0, Tensor());
+    return;
+  }
+  // OpenBLAS runs single-threaded (set_num_threads): a large product is cut into one slab of
+  // rows (or columns) of out per seqgrad thread instead, each a single-threaded call. OpenBLAS's
+  // own workers spin with sched_yield for ~0.1 s after every call, taking the cores from
+  // seqgrad's threads in the elementwise ops between products (a fifth of a Transformer step at
+  // 2 threads); seqgrad's pool spins briefly and then sleeps.
+  if (intra_op_threads() > 1 && openblas_get_num_threads() == 1 &&
+      !detail::inside_parallel_body() && 2.0 * M * N * K >= 4e6) {
+    const bool by_rows = M >= N;
+    parallel_for_chunks(by_rows ? M : N, [&](int, std::int64_t begin, std::int64_t end) {
+      if (by_rows)
+        gemm(a.narrow(0, begin, end - begin), b, out.narrow(0, begin, end - begin), alpha, beta);
+      else
+        gemm(a, b.narrow(1, begin, end - begin), out.narrow(1, begin, end - begin), alpha, beta);
+    });
+    out.bump_version();
     return;
   }
   out.bump_version();
@@ -268,9 +284,9 @@ void set_intra_op_threads(int n);  // tensor/parallel.cpp
 void set_num_threads(int n, int blas_threads) {
   check(n >= 1 && blas_threads >= 0,
         "set_num_threads: need at least 1 thread, got {} (OpenBLAS threads {})", n, blas_threads);
-  openblas_set_num_threads(blas_threads == 0 ? n : blas_threads);
+  openblas_set_num_threads(blas_threads == 0 ? 1 : blas_threads);
   detail::set_intra_op_threads(n);
 }
-int get_num_threads() { return openblas_get_num_threads(); }
+int get_num_threads() { return intra_op_threads(); }
 
 }  // namespace seqgrad

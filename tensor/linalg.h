@@ -45,13 +45,13 @@ class GemmPackingScope {
   GemmPackingScope& operator=(const GemmPackingScope&) = delete;
 };
 
-// Threads used by seqgrad's own parallel loops (tensor/parallel.h) and by OpenBLAS (every matmul);
-// blas_threads defaults to n. A model whose parallelism is over samples (the CNN: each thread runs
-// its samples' GEMMs single-threaded) passes blas_threads = 1: OpenBLAS's idle workers spin for
-// ~0.1 s after each multi-threaded GEMM and would take the cores from seqgrad's threads.
+// Threads used by seqgrad's own parallel loops (tensor/parallel.h), which also split every large
+// matrix product (each thread one single-threaded OpenBLAS call on a slab of the output).
+// blas_threads (0: 1) is OpenBLAS's own thread count: above 1, OpenBLAS splits products itself,
+// and its idle workers spin for ~0.1 s after each call, taking the cores from seqgrad's threads.
 // Set it between steps, not from another thread while a forward or backward pass runs: kernels read
 // it more than once per call (like torch.set_num_threads, the setting is process-wide).
 void set_num_threads(int n, int blas_threads = 0);
-int get_num_threads();
+int get_num_threads();  // seqgrad's threads (set_num_threads's n)
 
 }  // namespace seqgrad

@@ -190,6 +190,21 @@ TEST_CASE("gradcheck: layer_norm") {
         },
         {normal64({2, 2, 3}, gen), normal64({2, 3}, gen), normal64({2, 3}, gen)});
   }
+  SUBCASE("weight only, bias only") {
+    CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {4}, v[1], {}); },
+                    {normal64({3, 4}, gen), normal64({4}, gen)});
+    CHECK_GRADCHECK(
+        [](const Vars& v) {
+          return F::layer_norm(v[0], {2, 2}, {}, v[1]);
+        },
+        {normal64({3, 2, 2}, gen), normal64({2, 2}, gen)});
+  }
+  SUBCASE("many rows, split over 2 threads") {
+    const RestoreOneThread restore;
+    set_num_threads(2);
+    CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {3}, v[1], v[2]); },
+                    {normal64({40, 3}, gen), normal64({3}, gen), normal64({3}, gen)});
+  }
   SUBCASE("without affine over 1 dim") {
     CHECK_GRADCHECK([](const Vars& v) { return F::layer_norm(v[0], {5}); },
                     {normal64({2, 3, 5}, gen)});
