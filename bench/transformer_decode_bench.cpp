@@ -42,8 +42,8 @@ void BM_greedy_cached(benchmark::State& state) {
     for (std::int64_t t = 0; t < len; ++t) y = argmax(s.model.decode_step(dec, y), 1);
     benchmark::DoNotOptimize(y.data<std::int64_t>());
   }
-  state.counters["sequences/s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["sequences/s"] = benchmark::Counter(static_cast<double>(state.range(0)),
+                                                     benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_greedy_uncached(benchmark::State& state) {
@@ -67,7 +67,7 @@ void BM_greedy_uncached(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data<std::int64_t>());
   }
   state.counters["sequences/s"] =
-      benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
