@@ -64,6 +64,10 @@ expect_error "no cnn layers" "'conv_layers' = 0 is out of range \[1, 1024\]" \
   train --model attention --encoder cnn --conv-layers 0 --out "$tmp/run"
 expect_error "unknown encoder" "--encoder must be rnn or cnn, got 'conv'" \
   train --model seq2seq --encoder conv --out "$tmp/run"
+expect_error "heads not dividing d_model" "heads (4) must divide d_model (10)" \
+  train --model transformer --d-model 10 --heads 4 --out "$tmp/run"
+expect_error "no transformer layers" "'layers' = 0 is out of range \[1, 1024\]" \
+  train --model transformer --layers 0 --out "$tmp/run"
 
 # A folder that holds a run is never trained over, and a resumed run keeps its options.
 tiny=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --steps 2

@@ -31,3 +31,29 @@ TEST_CASE("load_model: a checkpoint that is not a known model gives a clear erro
                         {"tgt_vocab", R"(["<pad>", "<s>", "</s>", "<unk>", "a"])"}});
   CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("meta.safetensors"), Error);
 }
+
+TEST_CASE("load_model: a Transformer's checkpoint named as another model, and the reverse") {
+  const std::string path = (seqgrad::testing::temp_folder() / "swapped.safetensors").string();
+  const std::string vocab = R"(["<pad>", "<s>", "</s>", "<unk>", "a", "b"])";
+  const std::string transformer_config =
+      R"({"d_model": 8, "heads": 2, "layers": 1, "ffn": 16, "norm_first": true})";
+  const auto transformer = make_model("transformer", transformer_config, 6, 6);
+  // The Transformer's tensors and config under the name "attention": the config is refused.
+  nn::save_safetensors(path, transformer->state_dict(),
+                       {{"format", "seqgrad-checkpoint"},
+                        {"model", "attention"},
+                        {"config", transformer_config},
+                        {"src_vocab", vocab},
+                        {"tgt_vocab", vocab}});
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("swapped.safetensors"), Error);
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("d_model"), Error);
+  // A cho model's tensors with a Transformer's metadata: the tensors do not match.
+  const auto cho = make_model("cho", R"({"emb": 4, "hidden": 4, "maxout": 2})", 6, 6);
+  nn::save_safetensors(path, cho->state_dict(),
+                       {{"format", "seqgrad-checkpoint"},
+                        {"model", "transformer"},
+                        {"config", transformer_config},
+                        {"src_vocab", vocab},
+                        {"tgt_vocab", vocab}});
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("swapped.safetensors"), Error);
+}
