@@ -170,41 +170,33 @@ EncoderDecoder::DecoderState Transformer::start_decoding(const Tensor& src,
 }
 
 Tensor Transformer::decode_step(DecoderState& state, const Tensor& y) {
+  return step(state, y, nullptr, nullptr);
+}
+
+Tensor Transformer::decode_step_attention(DecoderState& state, const Tensor& y,
+                                          const AttentionChoice& which, Tensor& weights) {
+  check_attention_choice("Transformer::decode_step_attention", attention_layout(), which);
+  return step(state, y, &which, &weights);
+}
+
+// One position through every decoder layer, each extending its self-attention cache; with
+// `which`, the chosen layer's cross-attention weights [N, S] (one head, or their mean) go to
+// `weights` (only that layer computes them: plain decoding pays nothing).
+Tensor Transformer::step(DecoderState& state, const Tensor& y, const AttentionChoice* which,
+                         Tensor* weights) {
   NoGradGuard no_grad;
   const std::vector<std::int64_t> src_len = state[0].contiguous().to_vector<std::int64_t>();
   const std::int64_t t = state[1].size(1);                      // positions decoded so far
   Tensor x = embed(*tgt_embed, y.reshape({-1, 1}), t).value();  // [N, 1, D]
   std::size_t i = 1;
-  for (auto& layer : *decoder->layers) {
-    nn::KeyValueCache self{state[i], state[i + 1]};
-    x = layer->step(x, self, {state[i + 2], state[i + 3]}, src_len);
-    state[i] = self.k;
-    state[i + 1] = self.v;
-    i += 4;
-  }
-  const Variable h = decoder->norm->forward(Variable(x)).reshape({-1, config_.d_model});
-  return log_softmax(output->forward(h), 1).value();
-}
-
-// decode_step, with the chosen layer's cross-attention weights taken from inside its step. Kept
-// beside decode_step rather than inside it so that plain decoding pays nothing for it; the tests
-// check both give the same log-probabilities.
-Tensor Transformer::decode_step_attention(DecoderState& state, const Tensor& y,
-                                          const AttentionChoice& which, Tensor& weights) {
-  check_attention_choice("Transformer::decode_step_attention", attention_layout(), which);
-  NoGradGuard no_grad;
-  const std::vector<std::int64_t> src_len = state[0].contiguous().to_vector<std::int64_t>();
-  const std::int64_t t = state[1].size(1);
-  Tensor x = embed(*tgt_embed, y.reshape({-1, 1}), t).value();
-  std::size_t i = 1;
   std::int64_t k = 0;
   for (auto& layer : *decoder->layers) {
     nn::KeyValueCache self{state[i], state[i + 1]};
+    const bool chosen = which != nullptr && k == which->layer;
     Tensor w;  // [N, H, 1, S]
-    x = layer->step(x, self, {state[i + 2], state[i + 3]}, src_len,
-                    k == which.layer ? &w : nullptr);
-    if (k == which.layer)
-      weights = (which.head ? w.select(1, *which.head) : mean(w, {1})).select(1, 0).contiguous();
+    x = layer->step(x, self, {state[i + 2], state[i + 3]}, src_len, chosen ? &w : nullptr);
+    if (chosen)
+      *weights = (which->head ? w.select(1, *which->head) : mean(w, {1})).select(1, 0).contiguous();
     state[i] = self.k;
     state[i + 1] = self.v;
     i += 4;

@@ -59,6 +59,8 @@ class Transformer : public EncoderDecoder {
  private:
   // embed(ids) * sqrt(D) + P[first : first + T] for ids [B, T], with dropout in training.
   Variable embed(nn::Embedding& table, const Tensor& ids, std::int64_t first = 0);
+  // decode_step, and decode_step_attention when `which` is given.
+  Tensor step(DecoderState& state, const Tensor& y, const AttentionChoice* which, Tensor* weights);
   // The same for the real positions of ids [B, T] only, as packed rows [N, D] (nn/transformer.h).
   Variable embed_rows(nn::Embedding& table, const Tensor& ids,
                       const std::vector<std::int64_t>& lengths);
