@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -99,11 +100,28 @@ void run_eval(const EvalOptions& o) {
   const models::EvalResult r =
       models::evaluate(*m.net, pairs, m.src_vocab, m.tgt_vocab, src_tokens, tgt_tokens, o.beam);
   fmt::print(stderr, "{} sequences, {} target tokens\n", pairs.size(), r.tokens);
+  std::string g2p;
+  data::G2PScore g;
+  if (!words.empty()) {
+    g = models::evaluate_g2p(*m.net, words, m.src_vocab, m.tgt_vocab, o.beam);
+    g2p = fmt::format(", \"words\": {}, \"wer\": {:.4f}, \"per\": {:.4f}", g.words, g.wer, g.per);
+  }
   if (!o.by_length.empty()) {  // the CSV to its own file; stdout keeps the JSON line alone
-    std::string csv = "source_length,sequences,sequence_accuracy\n";
-    for (const auto& [len, counts] : r.by_length)
-      csv += fmt::format("{},{},{:.4f}\n", len, counts.first,
-                         static_cast<double>(counts.second) / static_cast<double>(counts.first));
+    std::string csv;
+    if (words.empty()) {
+      csv = "source_length,sequences,sequence_accuracy\n";
+      for (const auto& [len, counts] : r.by_length)
+        csv += fmt::format("{},{},{:.4f}\n", len, counts.first,
+                           static_cast<double>(counts.second) / static_cast<double>(counts.first));
+    } else {  // g2p: per word, any of its pronunciations counts (sequences = words)
+      csv = "source_length,sequences,sequence_accuracy,wer,per\n";
+      for (const auto& [len, c] : g.by_length) {
+        const double wer = static_cast<double>(c.wrong) / static_cast<double>(c.words);
+        csv += fmt::format("{},{},{:.4f},{:.4f},{:.4f}\n", len, c.words, 1.0 - wer, wer,
+                           static_cast<double>(c.phone_errors) /
+                               static_cast<double>(std::max<std::int64_t>(c.phones, 1)));
+      }
+    }
     if (o.by_length == "-") {
       fmt::print(stderr, "{}", csv);
     } else {
@@ -111,11 +129,6 @@ void run_eval(const EvalOptions& o) {
       out << csv;
       check(out.good(), "eval: cannot write {}", o.by_length);
     }
-  }
-  std::string g2p;
-  if (!words.empty()) {
-    const data::G2PScore g = models::evaluate_g2p(*m.net, words, m.src_vocab, m.tgt_vocab, o.beam);
-    g2p = fmt::format(", \"words\": {}, \"wer\": {:.4f}, \"per\": {:.4f}", g.words, g.wer, g.per);
   }
   fmt::print(
       "{{\"loss\": {:.6f}, \"tokens\": {}, \"sequence_accuracy\": {:.4f}, "
@@ -302,7 +315,8 @@ void add_eval_commands(CLI::App& app) {
                    "An image classifier's (seqgrad classify) test images: the IDX files' folder")
       ->capture_default_str();
   eval->add_option("--by-length", o->by_length,
-                   "Also write the accuracy per source length as CSV to this file (-: stderr)");
+                   "Also write the accuracy per source length as CSV to this file (-: stderr); "
+                   "--task g2p: per word length, with its WER and PER");
   eval->add_option("--threads", o->threads, "Threads")->capture_default_str();
   eval->callback([o] { run_eval(*o); });
 

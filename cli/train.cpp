@@ -111,6 +111,39 @@ nlohmann::json checkpoint_config(const nlohmann::json& model_config,
   return config;
 }
 
+// Refuses, before the first step, data the model cannot read: a source or target longer than its
+// position table. (The model would throw too, but only at the batch that holds the pair, after
+// the run had started.)
+void check_lengths(const models::EncoderDecoder& model, const std::string& name,
+                   const data::TrainingData& corpus) {
+  const models::LengthLimits limits = model.length_limits(), none;
+  if (limits.source == none.source && limits.target == none.target) return;
+  auto check_side = [&](const char* side, std::int64_t tokens, std::int64_t limit,
+                        const std::string& where) {
+    check(tokens <= limit,
+          "train: {} has a {} of {} tokens, longer than the {} model's position table allows "
+          "({}; raise --max-positions)",
+          where, side, tokens, name, limit);
+  };
+  check(!corpus.task || corpus.task->max_len <= limits.source,
+        "train: --max-len {} makes sources longer than the {} model's position table allows ({}; "
+        "raise --max-positions)",
+        corpus.task ? corpus.task->max_len : 0, name, limits.source);
+  for (const auto* pairs : {&corpus.train, &corpus.dev}) {
+    const char* which = pairs == &corpus.train ? "training" : "dev";
+    for (std::size_t i = 0; i < pairs->size(); ++i) {
+      const data::Pair& p = (*pairs)[i];
+      const std::string where = fmt::format("{} pair {} ('{:.20}')", which, i + 1, p.source);
+      check_side("source",
+                 static_cast<std::int64_t>(data::tokenize(p.source, corpus.src_tokens).size()),
+                 limits.source, where);
+      check_side("target",
+                 static_cast<std::int64_t>(data::tokenize(p.target, corpus.tgt_tokens).size()),
+                 limits.target, where);
+    }
+  }
+}
+
 void run_train(TrainOptions& o) {
   check(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got {}", o.lr);
   check(o.time_limit >= 0 && std::isfinite(o.time_limit),
@@ -138,6 +171,7 @@ void run_train(TrainOptions& o) {
   const nlohmann::json config = checkpoint_config(model_config, corpus);
   const auto net = models::make_model(o.model, config.dump(), sv.size(), tv.size(), &gen);
   models::EncoderDecoder& model = *net;
+  check_lengths(model, o.model, corpus);
   std::unique_ptr<optim::Optimizer> opt;
   if (o.optim == "adam")
     opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = o.lr});

@@ -105,6 +105,7 @@ G2PScore score_g2p(const std::vector<G2PEntry>& entries, const std::vector<std::
   check(entries.size() == outputs.size(), "score_g2p: {} words but {} outputs", entries.size(),
         outputs.size());
   check(!entries.empty(), "score_g2p: no words to score");
+  G2PScore s;
   std::int64_t wrong = 0, errors = 0, ref_phones = 0;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
@@ -122,8 +123,13 @@ G2PScore score_g2p(const std::vector<G2PEntry>& entries, const std::vector<std::
     wrong += best > 0;  // distance 0 to some reference: the same phones
     errors += best;
     ref_phones += best_len;
+    G2PScore::Counts& c =
+        s.by_length[static_cast<std::int64_t>(tokenize(e.word, Tokens::Char).size())];
+    c.words += 1;
+    c.wrong += best > 0;
+    c.phone_errors += best;
+    c.phones += best_len;
   }
-  G2PScore s;
   s.words = static_cast<std::int64_t>(entries.size());
   s.wer = static_cast<double>(wrong) / static_cast<double>(s.words);
   s.per = ref_phones > 0 ? static_cast<double>(errors) / static_cast<double>(ref_phones) : 0.0;

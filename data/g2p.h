@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,12 +47,17 @@ std::vector<Pair> g2p_pairs(const std::vector<G2PEntry>& entries);
 struct G2PScore {
   double wer = 0, per = 0;
   std::int64_t words = 0;
+  struct Counts {
+    std::int64_t words = 0, wrong = 0, phone_errors = 0, phones = 0;
+  };
+  std::map<std::int64_t, Counts> by_length;  // the same counts per word length in letters
 };
 
 // outputs[i] is the model's space-joined phones for entries[i].word. A word is correct when its
 // output's phones equal those of any of its pronunciations; WER = wrong words / words. PER = the
 // sum over words of the edit distance to the closest pronunciation (the first one on a tie) over
-// the sum of the lengths in phones of those same pronunciations.
+// the sum of the lengths in phones of those same pronunciations. by_length splits the counts by
+// the word's length.
 G2PScore score_g2p(const std::vector<G2PEntry>& entries, const std::vector<std::string>& outputs);
 
 }  // namespace seqgrad::data

@@ -141,6 +141,13 @@ EncoderDecoder::DecoderState Attention::start_decoding(const Tensor& src,
   return {m.annotations.value(), m.keys.value(), from_vector(src_len, {src.size(0)}), m.s0.value()};
 }
 
+// The cnn encoder's position table holds source + EOS; the recurrent encoder has no limit.
+LengthLimits Attention::length_limits() const {
+  LengthLimits limits;
+  if (conv_encoder) limits.source = conv_encoder->config().max_positions - 1;
+  return limits;
+}
+
 Tensor Attention::decode_step(DecoderState& state, const Tensor& y) {
   NoGradGuard no_grad;
   const Memory m{Variable(state[0]), Variable(state[1]),

@@ -3,6 +3,8 @@
 // decoder skip the padding.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -20,6 +22,13 @@ struct AttentionLayout {
 struct AttentionChoice {
   std::int64_t layer = 0;
   std::optional<std::int64_t> head;  // none: the mean over the heads
+};
+
+// The longest source and target, in tokens before EOS / BOS are added, a model can read: a model
+// with a position table has a limit, a recurrent one none.
+struct LengthLimits {
+  std::int64_t source = std::numeric_limits<std::int64_t>::max();
+  std::int64_t target = std::numeric_limits<std::int64_t>::max();
 };
 
 class EncoderDecoder : public nn::Module {
@@ -45,6 +54,10 @@ class EncoderDecoder : public nn::Module {
   // (forward and backward), for the utilisation figures of the benchmarks; 0 when the model does
   // not count them.
   virtual double training_gemm_flops(const data::Batch& /*batch*/) const { return 0; }
+
+  // What the model can read, so that a caller can check its data before training starts (the
+  // model itself checks each batch, but only when it meets it).
+  virtual LengthLimits length_limits() const { return {}; }
 
   // The layers and heads of attention over the source; 0 x 0 (the default) for a model without.
   virtual AttentionLayout attention_layout() const { return {}; }

@@ -123,6 +123,13 @@ EncoderDecoder::DecoderState Seq2Seq::start_decoding(const Tensor& src,
   return state;
 }
 
+// The cnn encoder's position table holds source + EOS; the recurrent encoder has no limit.
+LengthLimits Seq2Seq::length_limits() const {
+  LengthLimits limits;
+  if (conv_encoder) limits.source = conv_encoder->config().max_positions - 1;
+  return limits;
+}
+
 Tensor Seq2Seq::decode_step(DecoderState& state, const Tensor& y) {
   NoGradGuard no_grad;
   const std::size_t components = state.size() / static_cast<std::size_t>(config_.layers);

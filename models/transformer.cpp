@@ -31,6 +31,10 @@ const RegisterModel<Transformer, TransformerConfig> transformer_registration(
         .optional()
         .add("max_positions", &TransformerConfig::max_positions,
              "Longest source or target sequence (size of the position table)", 1, 1 << 20)
+        .optional()
+        .add("embed_init", &TransformerConfig::embed_init,
+             "Initial embeddings: scaled (N(0, 1/d_model): times sqrt(d_model) they match the "
+             "positions' scale) or pytorch (nn.Embedding's N(0, 1), as the reference)")
         .optional());
 
 nn::TransformerLayerConfig layer_config(const TransformerConfig& c, Generator* gen) {
@@ -52,6 +56,8 @@ Transformer::Transformer(const TransformerConfig& c, Generator* gen)
   check(c.dropout >= 0 && c.dropout < 1 && c.label_smoothing >= 0 && c.label_smoothing < 1,
         "Transformer: dropout and label_smoothing must be in [0, 1), got {} and {}", c.dropout,
         c.label_smoothing);
+  check(c.embed_init == "scaled" || c.embed_init == "pytorch",
+        "Transformer: unknown embed_init '{}', expected scaled or pytorch", c.embed_init);
   // Registration order = the reference's state_dict order.
   src_embed = register_module(
       "src_embed",
@@ -70,6 +76,10 @@ Transformer::Transformer(const TransformerConfig& c, Generator* gen)
        {static_cast<nn::Module*>(encoder.get()), static_cast<nn::Module*>(decoder.get())})
     for (const Variable& p : core->parameters())
       if (p.dim() > 1) nn::init::xavier_uniform_(p.value(), 1.0, gen);
+  if (c.embed_init == "scaled")
+    for (nn::Embedding* table : {src_embed.get(), tgt_embed.get()})
+      nn::init::normal_(table->weight.value(), 0.0, 1.0 / std::sqrt(static_cast<double>(c.d_model)),
+                        gen);
   positions_ = nn::sinusoidal_positions(c.max_positions, c.d_model);
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "models/encoder_decoder.h"
 #include "nn/all.h"
@@ -28,6 +29,11 @@ struct TransformerConfig {
   double dropout = 0.1;
   double label_smoothing = 0.0;
   std::int64_t max_positions = 1024;  // the longest source or target the position table covers
+  // "scaled": embeddings drawn from N(0, 1/d_model), so that embedding * sqrt(d_model) has unit
+  // variance like the sinusoidal positions (Vaswani et al.; fairseq). "pytorch": nn.Embedding's
+  // N(0, 1), as the reference: the tokens then outweigh the positions ~20:1 at d_model 256, and
+  // on g2p the model learns far more slowly (docs/results.md).
+  std::string embed_init = "scaled";
 };
 
 class Transformer : public EncoderDecoder {
@@ -43,6 +49,10 @@ class Transformer : public EncoderDecoder {
   Variable loss(const data::Batch& batch) override;
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
+  // Source + EOS and BOS + target each index the position table.
+  LengthLimits length_limits() const override {
+    return {config_.max_positions - 1, config_.max_positions - 1};
+  }
   // The cross attention of each decoder layer; weights: one head's, or the mean over the heads.
   AttentionLayout attention_layout() const override { return {config_.layers, config_.heads}; }
   Tensor decode_step_attention(DecoderState& state, const Tensor& y, const AttentionChoice& which,

@@ -68,6 +68,16 @@ expect_error "heads not dividing d_model" "heads (4) must divide d_model (10)" \
   train --model transformer --d-model 10 --heads 4 --out "$tmp/run"
 expect_error "no transformer layers" "'layers' = 0 is out of range \[1, 1024\]" \
   train --model transformer --layers 0 --out "$tmp/run"
+# Sequences longer than the position table are refused before the run starts (no info line).
+printf 'abcdefgh\tx\nab\tba\n' > "$tmp/long_source.tsv"
+expect_error "source longer than the position table" \
+  "training pair 1 ('abcdefgh') has a source of 8 tokens, longer than the transformer model's position table allows (5; raise --max-positions)" \
+  train --model transformer --max-positions 6 --train "$tmp/long_source.tsv" --dev "$tmp/ok.tsv" --out "$tmp/run"
+printf 'ab\tabcdefgh\n' > "$tmp/long_target.tsv"
+expect_error "target longer than the position table" "dev pair 1 ('ab') has a target of 8 tokens" \
+  train --model transformer --max-positions 6 --train "$tmp/ok.tsv" --dev "$tmp/long_target.tsv" --out "$tmp/run"
+expect_error "task longer than the cnn encoder's positions" "--max-len 20 makes sources longer than the attention model's position table allows (15;" \
+  train --model attention --encoder cnn --max-positions 16 --task reverse --out "$tmp/run"
 
 # A folder that holds a run is never trained over, and a resumed run keeps its options.
 tiny=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --steps 2

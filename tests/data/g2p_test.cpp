@@ -116,6 +116,15 @@ TEST_CASE("g2p: WER and PER on a hand-computed example") {
   CHECK(s.words == 4);
   CHECK(s.wer == doctest::Approx(3.0 / 4.0));
   CHECK(s.per == doctest::Approx(5.0 / 12.0));  // (0 + 1 + 1 + 3) / (3 + 4 + 2 + 3)
+  // By word length: "ok" (2 letters), "cat" and "and" (3), "hello" (5).
+  REQUIRE(s.by_length.size() == 3);
+  CHECK(s.by_length.at(2).words == 1);
+  CHECK(s.by_length.at(2).wrong == 1);
+  CHECK(s.by_length.at(3).words == 2);
+  CHECK(s.by_length.at(3).wrong == 1);
+  CHECK(s.by_length.at(3).phone_errors == 1);  // 0 + 1
+  CHECK(s.by_length.at(3).phones == 5);        // 3 + 2
+  CHECK(s.by_length.at(5).phones == 4);
 
   // Equal to the second pronunciation is correct.
   const G2PScore second = score_g2p({entries[1]}, {"HH EH L OW"});

@@ -9,9 +9,12 @@
 // padding never leaks into real positions, and bad configurations are refused.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 
 #include "data/tsv.h"
 #include "models/evaluate.h"
@@ -176,4 +179,37 @@ TEST_CASE("transformer: bad configurations and inputs get one clear error") {
   const Vocab v = Vocab::build({"abcde"}, Tokens::Char);
   CHECK_THROWS_WITH(model.loss(make_batch({{"abcde", "ab"}}, v, v)),
                     doctest::Contains("6 tokens is longer than the position table (4"));
+}
+
+namespace transformer_test {
+// The sample standard deviation of every element of t.
+double sample_std(const Tensor& t) {
+  const auto v = t.to(kFloat64).contiguous().to_vector<double>();
+  double mean = 0, sq = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  for (double x : v) sq += (x - mean) * (x - mean);
+  return std::sqrt(sq / static_cast<double>(v.size() - 1));
+}
+}  // namespace transformer_test
+
+TEST_CASE("transformer: embeddings start at the positions' scale, or at PyTorch's N(0, 1)") {
+  // 200 x 256 draws: the sample std is within ~0.5% of sigma; 5% tolerates any seed.
+  for (const auto& [init, std] : {std::pair<std::string, double>{"scaled", 1.0 / 16.0},
+                                  std::pair<std::string, double>{"pytorch", 1.0}}) {
+    CAPTURE(init);
+    const auto net = make_model("transformer",
+                                R"({"d_model": 256, "heads": 4, "layers": 1, "ffn": 8, )"
+                                R"("norm_first": true, "embed_init": ")" +
+                                    init + "\"}",
+                                200, 200);
+    Transformer& t = as_transformer(*net);
+    for (const Tensor& w : {t.src_embed->weight.value(), t.tgt_embed->weight.value()})
+      CHECK(sample_std(w) == doctest::Approx(std).epsilon(0.05));
+  }
+  CHECK_THROWS_WITH(make_model("transformer",
+                               R"({"d_model": 8, "heads": 2, "layers": 1, "ffn": 8, )"
+                               R"("norm_first": true, "embed_init": "xavier"})",
+                               9, 9),
+                    doctest::Contains("unknown embed_init 'xavier', expected scaled or pytorch"));
 }
