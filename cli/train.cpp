@@ -37,8 +37,9 @@ struct TrainOptions {
   bool bucket = false;  // batches of similar source length
   std::string optim = "adam";
   std::string schedule = "constant";  // cosine: lr decays to 0 over --steps; noam: warm-up
-  std::int64_t warmup = 0;            // noam's warm-up steps (0: a tenth of --steps)
+  std::int64_t warmup = 0;  // warm-up steps (noam's 0: a tenth of --steps; cosine's 0: none)
   double lr = 1e-3, clip = 5.0;
+  double adam_beta2 = 0.999;       // the Transformer recipe's 0.98 lets a higher rate through
   double time_limit = 0;           // seconds of training and evaluation (0: no limit)
   std::string nonfinite = "stop";  // a NaN/Inf loss or gradient: stop, or skip the batch
   bool detect_anomaly = false;     // name the op that made the first NaN/Inf (slow)
@@ -57,9 +58,11 @@ struct TrainOptions {
 const std::set<std::string> kResumable = {"steps",   "time_limit", "eval_every", "threads",
                                           "stop_at", "patience",   "nonfinite",  "detect_anomaly"};
 
-// --warmup as used: its default is a tenth of --steps.
+// --warmup as used: noam's default is a tenth of --steps, cosine's is none.
 std::int64_t warmup_steps(const TrainOptions& o) {
-  return o.warmup > 0 ? o.warmup : std::max<std::int64_t>(1, o.steps / 10);
+  if (o.schedule == "noam")
+    return o.warmup > 0 ? o.warmup : std::max<std::int64_t>(1, o.steps / 10);
+  return o.schedule == "cosine" ? o.warmup : 0;
 }
 
 // Everything that defines the run, as saved in OUT/options.json, the state and the checkpoints.
@@ -70,8 +73,9 @@ nlohmann::json run_options(const TrainOptions& o, const nlohmann::json& model_co
                       {"bucket", o.bucket},
                       {"optim", o.optim},
                       {"schedule", o.schedule},
-                      {"warmup", o.schedule == "noam" ? warmup_steps(o) : 0},
+                      {"warmup", warmup_steps(o)},
                       {"lr", o.lr},
+                      {"adam_beta2", o.adam_beta2},
                       {"clip", o.clip},
                       {"steps", o.steps},
                       {"eval_every", o.eval_every},
@@ -151,6 +155,8 @@ void run_train(TrainOptions& o) {
   check(o.dev_file.empty() || !o.train_file.empty(),
         "train: --dev goes with --train (a built-in --task brings its own held-out set)");
   check(!o.resume || !o.out.empty(), "train: --resume needs the run's --out folder");
+  check(o.schedule != "cosine" || o.warmup < o.steps,
+        "train: --warmup {} leaves no steps for the cosine decay (--steps {})", o.warmup, o.steps);
   const std::set<std::string> generated = {"reverse", "copy", "sort", "add"};
   check(!o.lengths_given || (o.train_file.empty() && generated.count(o.task.name)),
         "train: --min-len/--max-len set the source lengths of the generated tasks (reverse, copy, "
@@ -174,7 +180,8 @@ void run_train(TrainOptions& o) {
   check_lengths(model, o.model, corpus);
   std::unique_ptr<optim::Optimizer> opt;
   if (o.optim == "adam")
-    opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = o.lr});
+    opt = std::make_unique<optim::Adam>(
+        model.parameters(), optim::AdamOptions{.lr = o.lr, .betas = {0.9, o.adam_beta2}});
   else
     opt = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = o.lr});
 
@@ -205,8 +212,10 @@ void run_train(TrainOptions& o) {
                                {"src_vocab", src.dump()},
                                {"tgt_vocab", tgt.dump()}},
        .handle_signals = true});
-  if (o.schedule == "cosine")
+  if (o.schedule == "cosine" && warmup_steps(o) == 0)
     trainer.set_schedule(std::make_shared<optim::CosineAnnealingLR>(*opt, o.steps));
+  if (o.schedule == "cosine" && warmup_steps(o) > 0)
+    trainer.set_schedule(std::make_shared<optim::WarmupCosineLR>(*opt, warmup_steps(o), o.steps));
   if (o.schedule == "noam")
     trainer.set_schedule(std::make_shared<optim::NoamLR>(*opt, warmup_steps(o)));
   trainer.add_callback(std::make_shared<train::AtTrainBegin>([&](const train::Trainer&) {
@@ -314,12 +323,18 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
   cmd->add_option("--schedule", o->schedule,
-                  "constant; cosine: the rate decays to 0 over --steps; noam: it rises linearly "
-                  "to --lr over --warmup steps, then falls as 1/sqrt(step) (the Transformer's)")
+                  "constant; cosine: the rate decays to 0 over --steps (after --warmup steps of "
+                  "linear warm-up, if given); noam: it rises linearly to --lr over --warmup steps, "
+                  "then falls as 1/sqrt(step) (the Transformer's)")
       ->check(CLI::IsMember({"constant", "cosine", "noam"}))
       ->capture_default_str();
-  cmd->add_option("--warmup", o->warmup, "Warm-up steps of --schedule noam (0: a tenth of --steps)")
+  cmd->add_option("--warmup", o->warmup,
+                  "Warm-up steps (noam's 0: a tenth of --steps; cosine's 0: no warm-up)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--adam-beta2", o->adam_beta2,
+                  "Adam's beta2 (0.98 in the Transformer recipe, for higher rates)")
+      ->check(CLI::Range(0.0, 0.999999))
       ->capture_default_str();
   cmd->add_option("--time-limit", o->time_limit,
                   "Stop after this many seconds of training and evaluation (0: no limit)")

@@ -105,4 +105,19 @@ double NoamLR::lr_at(std::int64_t epoch) const {
   return base_lr() * std::min(s / w, std::sqrt(w / s));
 }
 
+WarmupCosineLR::WarmupCosineLR(Optimizer& optimizer, std::int64_t warmup, std::int64_t total)
+    : LRScheduler("WarmupCosineLR", optimizer), warmup_(warmup), total_(total) {
+  check(warmup > 0, "WarmupCosineLR: invalid warmup {}, expected > 0", warmup);
+  check(total > warmup, "WarmupCosineLR: total {} must exceed warmup {}", total, warmup);
+  start();
+}
+
+double WarmupCosineLR::lr_at(std::int64_t epoch) const {
+  const std::int64_t s = epoch + 1;
+  if (s <= warmup_) return base_lr() * static_cast<double>(s) / static_cast<double>(warmup_);
+  if (s >= total_) return 0.0;
+  const double t = static_cast<double>(s - warmup_) / static_cast<double>(total_ - warmup_);
+  return base_lr() * (1.0 + std::cos(std::numbers::pi * t)) / 2.0;
+}
+
 }  // namespace seqgrad::optim

@@ -97,4 +97,17 @@ class NoamLR : public LRScheduler {
   std::int64_t warmup_;
 };
 
+// A linear warm-up, then a cosine decay to 0 at total (the usual recipe for a run of known length;
+// in PyTorch, SequentialLR of LinearLR and CosineAnnealingLR). With s = epoch + 1:
+//   lr = base_lr * s / warmup                                          for s <= warmup,
+//   lr = base_lr * (1 + cos(pi * (s - warmup) / (total - warmup))) / 2  after, and 0 past total.
+class WarmupCosineLR : public LRScheduler {
+ public:
+  WarmupCosineLR(Optimizer& optimizer, std::int64_t warmup, std::int64_t total);
+  double lr_at(std::int64_t epoch) const override;
+
+ private:
+  std::int64_t warmup_, total_;
+};
+
 }  // namespace seqgrad::optim

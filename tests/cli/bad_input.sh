@@ -85,6 +85,8 @@ tiny=(--task reverse --min-len 2 --max-len 4 --emb 8 --hidden 8 --maxout 4 --ste
 "$seqgrad" train "${tiny[@]}" --out "$tmp/done" > /dev/null 2>&1
 expect_error "a run folder again" "already holds a run: continue it with --resume" \
   train "${tiny[@]}" --out "$tmp/done"
+expect_error "warm-up as long as the cosine run" "--warmup 2 leaves no steps for the cosine decay" \
+  train "${tiny[@]}" --schedule cosine --warmup 2 --out "$tmp/warm"
 expect_error "resume with another --lr" "lr was 0.001, now 0.01" \
   train "${tiny[@]}" --lr 0.01 --out "$tmp/done" --resume
 expect_error "lengths for a task without them" "--min-len/--max-len set the source lengths" \

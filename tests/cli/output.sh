@@ -27,6 +27,10 @@ grep -q '^stopped at step 60: reached the step limit (60)$' "$tmp/err" || fail "
 # The run's options are saved in the folder and in each checkpoint's metadata (the safetensors
 # header is JSON text at the start of the file).
 grep -q '"lr": 0.001' "$tmp/plain/options.json" || fail "options.json"
+"$seqgrad" train "${small[@]}" --steps 20 --eval-every 20 --schedule cosine --warmup 5 \
+  --adam-beta2 0.98 --quiet --out "$tmp/warm" > /dev/null
+grep -q '"warmup": 5' "$tmp/warm/options.json" && grep -q '"adam_beta2": 0.98' "$tmp/warm/options.json" ||
+  fail "cosine warm-up and Adam's beta2 in options.json"
 head -c 4096 "$tmp/plain/best.safetensors" | grep -q '"options"' || fail "options in metadata"
 # eval --by-length: the CSV to its own file, stdout the JSON line alone.
 "$seqgrad" eval --checkpoint "$tmp/plain/best.safetensors" --task reverse --threads 1 \

@@ -41,6 +41,22 @@ TEST_CASE("schedule: construction sets the epoch-0 rate; lr_at gives the closed 
   CHECK(noam.lr_at(99) == doctest::Approx(0.125 * 0.1));   // s = 100
 }
 
+TEST_CASE("schedule: WarmupCosineLR rises linearly, then follows a cosine down to 0") {
+  // warmup 4, total 12, base 1, s = epoch + 1: s / 4 up to s = 4, then (1 + cos(pi (s - 4) / 8))
+  // / 2.
+  optim::SGD opt(fixture_params(), {.lr = 1.0});
+  optim::WarmupCosineLR sched(opt, 4, 12);
+  CHECK(opt.lr() == doctest::Approx(0.25));
+  CHECK(sched.lr_at(1) == doctest::Approx(0.5));
+  CHECK(sched.lr_at(3) == doctest::Approx(1.0));        // s = 4: the peak
+  CHECK(sched.lr_at(5) == doctest::Approx(0.8535534));  // s = 6: (1 + cos(pi / 4)) / 2
+  CHECK(sched.lr_at(7) == doctest::Approx(0.5));        // s = 8: half way down
+  CHECK(sched.lr_at(11) == doctest::Approx(0.0));       // s = 12 = total
+  CHECK(sched.lr_at(40) == 0.0);                        // and it stays there
+  for (int k = 0; k < 7; ++k) sched.step();
+  CHECK(opt.lr() == doctest::Approx(0.5));
+}
+
 TEST_CASE("schedule: resuming optimiser and scheduler from their state dicts continues the run") {
   const auto params = fixture_params();
   optim::Adam opt(params, {.lr = 0.05});
@@ -103,6 +119,10 @@ TEST_CASE("schedule: bad state dicts and arguments are rejected") {
   CHECK_THROWS_WITH_AS(optim::LinearLR(opt, 0.5, -1.0), doctest::Contains("invalid end_factor -1"),
                        Error);
   CHECK_THROWS_WITH_AS(optim::NoamLR(opt, 0), doctest::Contains("invalid warmup 0"), Error);
+  CHECK_THROWS_WITH_AS(optim::WarmupCosineLR(opt, 0, 10), doctest::Contains("invalid warmup 0"),
+                       Error);
+  CHECK_THROWS_WITH_AS(optim::WarmupCosineLR(opt, 10, 10),
+                       doctest::Contains("total 10 must exceed warmup 10"), Error);
   CHECK_THROWS_WITH_AS(optim::LinearLR(opt, 0.5, 1.0, 0),
                        doctest::Contains("invalid total_iters 0"), Error);
 }
