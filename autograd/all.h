@@ -4,6 +4,7 @@
 #include "autograd/anomaly.h"
 #include "autograd/dot.h"
 #include "autograd/engine.h"
+#include "autograd/functional.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"

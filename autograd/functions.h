@@ -48,6 +48,15 @@ Variable operator+(double s, const Variable& a);
 Variable operator-(double s, const Variable& a);
 Variable operator*(double s, const Variable& a);
 Variable operator/(double s, const Variable& a);
+// With a constant tensor (not differentiated), as backward formulas use masks and weights.
+Variable operator+(const Variable& a, const Tensor& b);
+Variable operator-(const Variable& a, const Tensor& b);
+Variable operator*(const Variable& a, const Tensor& b);
+Variable operator/(const Variable& a, const Tensor& b);
+Variable operator+(const Tensor& a, const Variable& b);
+Variable operator-(const Tensor& a, const Variable& b);
+Variable operator*(const Tensor& a, const Variable& b);
+Variable operator/(const Tensor& a, const Variable& b);
 
 // Comparisons (not differentiable): bool tensors.
 Tensor eq(const Variable& a, const Variable& b);
@@ -98,5 +107,29 @@ std::vector<Variable> split(const Variable& x, std::int64_t split_size, std::int
 std::vector<Variable> chunk(const Variable& x, std::int64_t chunks, std::int64_t dim = 0);
 Variable index_select(const Variable& x, std::int64_t dim, const Tensor& index);
 Variable gather(const Variable& x, std::int64_t dim, const Tensor& index);
+
+// --- backward helpers -------------------------------------------------------------------------
+// Ops that backward formulas use to send gy back where it came from. Each has a tensor version
+// (the fast path) and a Variable version whose own backward is the forward op it inverts, so
+// that a recorded backward pass can be differentiated again.
+// relu's: gy where y > 0, else 0.
+Tensor relu_backward(const Tensor& gy, const Tensor& y);
+Variable relu_backward(const Variable& gy, const Tensor& y);
+// A tensor of shape `in`, zero but for x.slice(dim, start, end, step) = gy.
+Tensor slice_backward(const Tensor& gy, const Dims& in, std::int64_t dim, std::int64_t start,
+                      std::int64_t end, std::int64_t step);
+Variable slice_backward(const Variable& gy, const Dims& in, std::int64_t dim, std::int64_t start,
+                        std::int64_t end, std::int64_t step);
+// A tensor of shape `in`, zero but for x.select(dim, index) = gy.
+Tensor select_backward(const Tensor& gy, const Dims& in, std::int64_t dim, std::int64_t index);
+Variable select_backward(const Variable& gy, const Dims& in, std::int64_t dim, std::int64_t index);
+// Zeros of shape `in` with gy's slices added at `index` along dim (index_select's backward).
+Tensor index_select_backward(const Tensor& gy, const Dims& in, std::int64_t dim,
+                             const Tensor& index);
+Variable index_select_backward(const Variable& gy, const Dims& in, std::int64_t dim,
+                               const Tensor& index);
+// Zeros of shape `in` with gy scatter-added at `index` along dim (gather's backward).
+Tensor gather_backward(const Tensor& gy, const Dims& in, std::int64_t dim, const Tensor& index);
+Variable gather_backward(const Variable& gy, const Dims& in, std::int64_t dim, const Tensor& index);
 
 }  // namespace seqgrad

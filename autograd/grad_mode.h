@@ -25,4 +25,17 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Turns graph recording on for its lifetime, even inside a NoGradGuard (grad() with create_graph
+// records the backward pass this way, as torch.enable_grad does).
+class EnableGradGuard {
+ public:
+  EnableGradGuard() : previous_(GradMode::is_enabled()) { GradMode::set_enabled(true); }
+  ~EnableGradGuard() { GradMode::set_enabled(previous_); }
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace seqgrad

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/engine.h"
+#include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 
 namespace seqgrad {
@@ -95,6 +97,42 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
     }
   }
   return result;
+}
+
+GradcheckResult gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
+                              const GradcheckOptions& options, std::uint64_t seed) {
+  check(!inputs.empty(), "gradgradcheck: needs at least one input");
+  const std::size_t n = inputs.size();
+  Dims out_shape;
+  {
+    EnableGradGuard record;
+    std::vector<Variable> leaves;
+    for (const Tensor& x : inputs) leaves.emplace_back(x.clone(), /*requires_grad=*/true);
+    out_shape = fn(leaves).shape();
+  }
+  Generator gen(seed);
+  std::vector<Tensor> all = inputs;
+  all.push_back(randn(out_shape, kFloat64, &gen));
+
+  // gradcheck perturbs under NoGradGuard; the vector-Jacobian product needs a graph to
+  // differentiate, so it records regardless.
+  const GradcheckFn vjp = [&](const std::vector<Variable>& xv) {
+    EnableGradGuard record;
+    const std::vector<Variable> x(xv.begin(), xv.begin() + static_cast<std::ptrdiff_t>(n));
+    const Variable y = fn(x);
+    std::vector<Variable> gs(n);
+    if (y.requires_grad()) gs = grad({y}, x, {xv[n]}, {.create_graph = true, .allow_unused = true});
+    std::vector<Variable> flat;
+    for (std::size_t i = 0; i < n; ++i)
+      flat.push_back(gs[i].defined() ? gs[i].reshape({-1})
+                                     : Variable(zeros({x[i].numel()}, kFloat64)));
+    return cat(flat, 0);
+  };
+  GradcheckResult r = gradcheck(vjp, all, options);
+  if (!r.ok)
+    r.report = fmt::format("gradgradcheck (the output is J^T v, flattened; input {} is v): {}", n,
+                           r.report);
+  return r;
 }
 
 }  // namespace seqgrad

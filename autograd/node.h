@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -37,33 +38,66 @@ struct Edge {
 // Small per-node lists live in the thread's object pool (tensor/pool.h): no malloc per op.
 using EdgeList = std::vector<Edge, PoolAllocator<Edge>>;
 
-class GradSlots {
+// Where captured gradients go when grad() asks for some inputs' gradients instead of
+// accumulating into every leaf's .grad (backward()). `leaves` and `nodes` name the inputs: a
+// leaf by its VariableImpl, a non-leaf by (its node, which output); `grads` is one per input.
+template <class G>
+struct GradSink {
+  std::vector<const VariableImpl*> leaves;                   // one per input; null for a non-leaf
+  std::vector<std::pair<const Node*, std::uint32_t>> nodes;  // one per input; null for a leaf
+  std::vector<G> grads;
+};
+
+// "dx" in every backward function: the op's input slots. G is Tensor on the fast path and
+// Variable under create_graph; a closure written generically, (const auto& gy, auto& dx), runs
+// the same formula in both, reading the values it saved through saved() and output().
+template <class G>
+class BasicGradSlots {
  public:
   // `node` (optional) is the op whose backward is running: anomaly mode names where it was made.
-  GradSlots(const char* op, EdgeList& edges, const Node* node = nullptr)
-      : op_(op), edges_(edges), node_(node) {}
+  // `self` owns it (create_graph: output() attaches to it). With a `sink`, leaves not in it
+  // receive nothing; with `collect` (one tensor per input), contributions are kept there.
+  BasicGradSlots(const char* op, EdgeList& edges, const Node* node = nullptr,
+                 GradSink<G>* sink = nullptr, const std::shared_ptr<Node>* self = nullptr,
+                 G* collect = nullptr)
+      : op_(op), edges_(edges), node_(node), sink_(sink), self_(self), collect_(collect) {}
 
   class Slot {
    public:
-    Slot(GradSlots& owner, int i) : owner_(owner), i_(i) {}
+    Slot(BasicGradSlots& owner, int i) : owner_(owner), i_(i) {}
     bool needed() const { return owner_.edges_[i_].needed(); }
     // Accumulates a gradient contribution (a no-op when this input needs none).
     // By value: a temporary moves in, so accumulate() can tell it is unshared and keep it.
-    void operator+=(Tensor g) { owner_.accumulate(i_, std::move(g)); }
+    void operator+=(G g) { owner_.accumulate(i_, std::move(g)); }
 
    private:
-    GradSlots& owner_;
+    BasicGradSlots& owner_;
     int i_;
   };
 
   Slot operator[](int i) { return Slot(*this, i); }
   bool needed(int i) const { return edges_[i].needed(); }
 
+  // A value the backward reads, saved as the Variable: its tensor on the fast path; under
+  // create_graph the Variable itself, so the second derivative flows through it too.
+  const G& saved(const Variable& v) const {
+    if constexpr (std::is_same_v<G, Tensor>)
+      return v.value();
+    else
+      return v;
+  }
+  // The op's own output `y` (saved as a tensor: a Variable holding its node would be a cycle);
+  // under create_graph a Variable that is output `nr` of this node.
+  G output(const Tensor& y, std::uint32_t nr = 0) const;
+
  private:
-  void accumulate(int i, Tensor g);
+  void accumulate(int i, G g);
   const char* op_;
   EdgeList& edges_;
   const Node* node_;
+  GradSink<G>* sink_;
+  const std::shared_ptr<Node>* self_;
+  G* collect_;
 };
 
 struct SavedTensor {
@@ -75,7 +109,8 @@ struct SavedTensor {
 struct NodeOutput {
   Dims shape;
   DType dtype = kFloat32;
-  Tensor grad;  // dL/d(output), accumulated while backward() runs
+  Tensor grad;          // dL/d(output), accumulated while backward() runs
+  Variable graph_grad;  // the same under create_graph, recorded
 };
 
 struct Node {
@@ -97,6 +132,8 @@ struct Node {
 
 namespace detail {
 Edge edge_to(const Variable& input);
+// A Variable that is output `nr` of `node` (which already lists that output).
+Variable as_output(const std::shared_ptr<Node>& node, std::uint32_t nr, Tensor value);
 Variable attach(const char* op, Tensor value, EdgeList inputs, BackwardFn backward,
                 std::initializer_list<Tensor> saved);
 std::vector<Variable> attach_outputs(const char* op, std::vector<Tensor> values, EdgeList inputs,

@@ -1,5 +1,6 @@
 // Joining and indexing. Each backward routes gy back to where the values came from:
-// cat splits it, index_select and gather scatter-add it (repeated indices accumulate).
+// cat splits it, index_select and gather scatter-add it (repeated indices accumulate). Written
+// generically, as in ops_elementwise.cpp; the scatter-adds are differentiable ops of their own.
 #include "autograd/functions.h"
 #include "autograd/node.h"
 
@@ -17,7 +18,7 @@ Variable cat(const std::vector<Variable>& xs, std::int64_t dim) {
   const int d = normalize_dim(dim, y.dim(), "cat");
   std::vector<std::int64_t> sizes;
   for (const Tensor& v : values) sizes.push_back(v.size(d));
-  return record_many("cat", y, xs, [d, sizes](const Tensor& gy, GradSlots& dx) {
+  return record_many("cat", y, xs, [d, sizes](const auto& gy, auto& dx) {
     std::int64_t offset = 0;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       if (dx.needed(static_cast<int>(i))) dx[static_cast<int>(i)] += gy.narrow(d, offset, sizes[i]);
@@ -63,10 +64,8 @@ std::vector<Variable> chunk(const Variable& x, std::int64_t chunks, std::int64_t
 Variable index_select(const Variable& x, std::int64_t dim, const Tensor& index) {
   const Dims in = x.shape();
   return record("index_select", index_select(x.value(), dim, index), {x},
-                [in, dim, index](const Tensor& gy, GradSlots& dx) {
-                  Tensor g = zeros(in, gy.dtype());
-                  index_add_(g, dim, index, gy.contiguous());
-                  dx[0] += g;
+                [in, dim, index](const auto& gy, auto& dx) {
+                  dx[0] += index_select_backward(gy, in, dim, index);
                 },
                 {index});
 }
@@ -74,13 +73,35 @@ Variable index_select(const Variable& x, std::int64_t dim, const Tensor& index) 
 // y[i][j] = x[index[i][j]][j] (dim 0);  dx[index[i][j]][j] += gy[i][j]
 Variable gather(const Variable& x, std::int64_t dim, const Tensor& index) {
   const Dims in = x.shape();
-  return record("gather", gather(x.value(), dim, index), {x},
-                [in, dim, index](const Tensor& gy, GradSlots& dx) {
-                  Tensor g = zeros(in, gy.dtype());
-                  scatter_add_(g, dim, index, gy);
-                  dx[0] += g;
-                },
+  return record(
+      "gather", gather(x.value(), dim, index), {x},
+      [in, dim, index](const auto& gy, auto& dx) { dx[0] += gather_backward(gy, in, dim, index); },
+      {index});
+}
+
+// The scatter-adds are linear in gy; their backward reads gy's values back from where they went.
+Tensor index_select_backward(const Tensor& gy, const Dims& in, std::int64_t dim,
+                             const Tensor& index) {
+  Tensor g = zeros(in, gy.dtype());
+  index_add_(g, dim, index, gy.contiguous());
+  return g;
+}
+Variable index_select_backward(const Variable& gy, const Dims& in, std::int64_t dim,
+                               const Tensor& index) {
+  return record("index_select_backward", index_select_backward(gy.value(), in, dim, index), {gy},
+                [dim, index](const auto& g, auto& dx) { dx[0] += index_select(g, dim, index); },
                 {index});
+}
+
+Tensor gather_backward(const Tensor& gy, const Dims& in, std::int64_t dim, const Tensor& index) {
+  Tensor g = zeros(in, gy.dtype());
+  scatter_add_(g, dim, index, gy);
+  return g;
+}
+Variable gather_backward(const Variable& gy, const Dims& in, std::int64_t dim,
+                         const Tensor& index) {
+  return record("gather_backward", gather_backward(gy.value(), in, dim, index), {gy},
+                [dim, index](const auto& g, auto& dx) { dx[0] += gather(g, dim, index); }, {index});
 }
 
 }  // namespace seqgrad

@@ -1,6 +1,7 @@
 // Matrix products. For y = a @ b:  da = gy @ b^T,  db = a^T @ gy.
 // The transposes are views, so BLAS reads them through its transpose flags, without copies;
-// batch dims that were broadcast are summed back by the slots.
+// batch dims that were broadcast are summed back by the slots. Written generically, as in
+// ops_elementwise.cpp.
 #include "autograd/functions.h"
 #include "autograd/node.h"
 
@@ -20,13 +21,12 @@ Variable matmul(const Variable& a, const Variable& b) {
   }
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-  const Tensor av = a.value(), bv = b.value();
-  return record("matmul", matmul(av, bv), {a, b},
-                [av, bv](const Tensor& gy, GradSlots& dx) {
-                  if (dx.needed(0)) dx[0] += matmul(gy, bv.transpose(-1, -2));
-                  if (dx.needed(1)) dx[1] += matmul(av.transpose(-1, -2), gy);
+  return record("matmul", matmul(a.value(), b.value()), {a, b},
+                [a, b](const auto& gy, auto& dx) {
+                  if (dx.needed(0)) dx[0] += matmul(gy, dx.saved(b).transpose(-1, -2));
+                  if (dx.needed(1)) dx[1] += matmul(dx.saved(a).transpose(-1, -2), gy);
                 },
-                {av, bv});
+                {a.value(), b.value()});
 }
 
 Variable mm(const Variable& a, const Variable& b) {

@@ -1,13 +1,14 @@
-// Reductions and normalisations with their backward rules.
-// A reduction's gradient is gy broadcast back over the reduced dims: `expand_back` re-inserts
-// them (as size 1) and expands to the input's shape, without copying.
+// Reductions and normalisations with their backward rules, written generically as in
+// ops_elementwise.cpp. A reduction's gradient is gy broadcast back over the reduced dims:
+// `expand_back` re-inserts them (as size 1) and expands to the input's shape, without copying.
 #include "autograd/functions.h"
 #include "autograd/node.h"
 
 namespace seqgrad {
 
 namespace {
-Tensor expand_back(const Tensor& gy, const Dims& in_shape, const Dims& dims) {
+template <class G>
+G expand_back(const G& gy, const Dims& in_shape, const Dims& dims) {
   return gy.reshape(reduced_shape(in_shape, dims, /*keepdim=*/true, "backward")).expand(in_shape);
 }
 }  // namespace
@@ -15,9 +16,8 @@ Tensor expand_back(const Tensor& gy, const Dims& in_shape, const Dims& dims) {
 // y = sum of x over dims;  dx = gy broadcast over those dims
 Variable sum(const Variable& x, const Dims& dims, bool keepdim) {
   const Dims in = x.shape();
-  return record(
-      "sum", sum(x.value(), dims, keepdim), {x},
-      [in, dims](const Tensor& gy, GradSlots& dx) { dx[0] += expand_back(gy, in, dims); });
+  return record("sum", sum(x.value(), dims, keepdim), {x},
+                [in, dims](const auto& gy, auto& dx) { dx[0] += expand_back(gy, in, dims); });
 }
 
 // y = sum / n;  dx = gy / n broadcast
@@ -26,25 +26,24 @@ Variable mean(const Variable& x, const Dims& dims, bool keepdim) {
   const Tensor y = mean(x.value(), dims, keepdim);
   const double n =
       static_cast<double>(x.numel()) / std::max<double>(1.0, static_cast<double>(y.numel()));
-  return record("mean", y, {x}, [in, dims, n](const Tensor& gy, GradSlots& dx) {
+  return record("mean", y, {x}, [in, dims, n](const auto& gy, auto& dx) {
     dx[0] += expand_back(gy / n, in, dims);
   });
 }
 
-// y = max over dims;  the gradient is shared evenly by the elements equal to the maximum
+// y = max over dims;  the gradient is shared evenly by the elements equal to the maximum:
+// dx = gy * share, with the piecewise-constant share = 1 / (number of ties) at the maxima, else 0
 namespace {
 Variable extreme_over(const Variable& x, const Dims& dims, bool keepdim, bool is_max) {
   const Tensor xv = x.value();
   const Tensor y = is_max ? amax(xv, dims, keepdim) : amin(xv, dims, keepdim);
   const Dims in = x.shape();
-  return record(is_max ? "amax" : "amin", y, {x},
-                [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
-                  const Tensor hit = eq(xv, expand_back(y, in, dims));
-                  const Tensor count = sum(hit.to(xv.dtype()), dims, /*keepdim=*/true);
-                  dx[0] += masked_fill(expand_back(gy, in, dims) / expand_back(count, in, dims),
-                                       logical_not(hit), 0.0);
-                },
-                {xv, y});
+  const Tensor hit = eq(xv, expand_back(y, in, dims)).to(xv.dtype());
+  const Tensor share = hit / expand_back(sum(hit, dims, /*keepdim=*/true), in, dims);
+  return record(
+      is_max ? "amax" : "amin", y, {x},
+      [share, in, dims](const auto& gy, auto& dx) { dx[0] += expand_back(gy, in, dims) * share; },
+      {xv, y});
 }
 }  // namespace
 Variable amax(const Variable& x, const Dims& dims, bool keepdim) {
@@ -56,13 +55,14 @@ Variable amin(const Variable& x, const Dims& dims, bool keepdim) {
 
 // y = log sum exp(x);  dx = gy * exp(x - y) = gy * softmax(x)
 Variable logsumexp(const Variable& x, const Dims& dims, bool keepdim) {
-  const Tensor xv = x.value(), y = logsumexp(xv, dims, keepdim);
+  const Tensor y = logsumexp(x.value(), dims, keepdim);
   const Dims in = x.shape();
   return record("logsumexp", y, {x},
-                [xv, y, in, dims](const Tensor& gy, GradSlots& dx) {
-                  dx[0] += expand_back(gy, in, dims) * exp(xv - expand_back(y, in, dims));
+                [x, y, in, dims](const auto& gy, auto& dx) {
+                  dx[0] += expand_back(gy, in, dims) *
+                           exp(dx.saved(x) - expand_back(dx.output(y), in, dims));
                 },
-                {xv, y});
+                {x.value(), y});
 }
 
 // (values, indices) = max along dim;  dx = gy scattered to the winning index
@@ -74,16 +74,13 @@ std::pair<Variable, Tensor> extreme_along(const Variable& x, std::int64_t dim, b
   const int d = normalize_dim(dim, x.dim(), is_max ? "max" : "min");
   const Tensor idx_keep =
       x.dim() == 0 ? indices : indices.reshape(reduced_shape(in, {d}, true, "max"));
-  Variable out = record(is_max ? "max" : "min", values, {x},
-                        [in, d, idx_keep](const Tensor& gy, GradSlots& dx) {
-                          if (in.size() == 0) {
-                            dx[0] += gy;
-                            return;
-                          }
-                          Tensor g = zeros(in, gy.dtype());
-                          scatter_add_(g, d, idx_keep, gy.reshape(idx_keep.shape()));
-                          dx[0] += g;
-                        });
+  Variable out =
+      record(is_max ? "max" : "min", values, {x}, [in, d, idx_keep](const auto& gy, auto& dx) {
+        if (in.size() == 0)
+          dx[0] += gy;
+        else
+          dx[0] += gather_backward(gy.reshape(idx_keep.shape()), in, d, idx_keep);
+      });
   return {out, indices};
 }
 }  // namespace
@@ -102,12 +99,13 @@ Variable softmax(const Variable& x, std::int64_t dim) {
   const Tensor y = softmax(x.value(), dim);
   const int d = normalize_dim(dim, x.dim(), "softmax");
   return record("softmax", y, {x},
-                [y, d](const Tensor& gy, GradSlots& dx) {
-                  if (y.dim() == 0) {
-                    dx[0] += zeros_like(gy);
+                [y, d](const auto& gy, auto& dx) {
+                  if (y.dim() == 0) {  // one element: softmax is constant 1
+                    dx[0] += gy * 0.0;
                     return;
                   }
-                  dx[0] += y * (gy - sum(gy * y, {d}, /*keepdim=*/true));
+                  const auto yv = dx.output(y);
+                  dx[0] += yv * (gy - sum(gy * yv, {d}, /*keepdim=*/true));
                 },
                 {y});
 }
@@ -117,12 +115,12 @@ Variable log_softmax(const Variable& x, std::int64_t dim) {
   const Tensor y = log_softmax(x.value(), dim);
   const int d = normalize_dim(dim, x.dim(), "log_softmax");
   return record("log_softmax", y, {x},
-                [y, d](const Tensor& gy, GradSlots& dx) {
-                  if (y.dim() == 0) {
-                    dx[0] += zeros_like(gy);
+                [y, d](const auto& gy, auto& dx) {
+                  if (y.dim() == 0) {  // one element: log_softmax is constant 0
+                    dx[0] += gy * 0.0;
                     return;
                   }
-                  dx[0] += gy - exp(y) * sum(gy, {d}, /*keepdim=*/true);
+                  dx[0] += gy - exp(dx.output(y)) * sum(gy, {d}, /*keepdim=*/true);
                 },
                 {y});
 }

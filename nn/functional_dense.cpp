@@ -34,10 +34,11 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   out_shape[out_shape.size() - 1] = out;
   const Dims x_shape = x.shape();
   const bool has_bias = bias.defined();
-  auto backward = [x2, w, x_shape, out, has_bias](const Tensor& gy, GradSlots& dx) {
-    const Tensor g2 = gy.reshape({-1, out});
-    if (dx.needed(0)) dx[0] += matmul(g2, w).view(x_shape);
-    if (dx.needed(1)) dx[1] += matmul(g2.t(), x2);
+  // Written generically (autograd/ops_elementwise.cpp says how): twice differentiable.
+  auto backward = [x, weight, x_shape, in, out, has_bias](const auto& gy, auto& dx) {
+    const auto g2 = gy.reshape({-1, out});
+    if (dx.needed(0)) dx[0] += matmul(g2, dx.saved(weight)).view(x_shape);
+    if (dx.needed(1)) dx[1] += matmul(g2.t(), dx.saved(x).reshape({-1, in}));
     if (has_bias && dx.needed(2)) dx[2] += sum(g2, {0});
   };
   if (bias.defined())
@@ -65,15 +66,12 @@ Variable embedding(const Tensor& ids, const Variable& weight,
   out_shape.push_back(weight.size(1));
   const Tensor y = index_select(weight.value(), 0, flat).view(out_shape);
   const Dims w_shape = weight.shape();
-  return record(
-      "embedding", y, {weight}, [flat, w_shape, padding_idx](const Tensor& gy, GradSlots& dx) {
-        Tensor rows = gy.reshape({-1, w_shape[1]});
-        if (padding_idx)
-          rows = masked_fill(rows, eq(flat, static_cast<double>(*padding_idx)).unsqueeze(1), 0.0);
-        Tensor g = zeros(w_shape, gy.dtype());
-        index_add_(g, 0, flat, rows.contiguous());
-        dx[0] += g;
-      });
+  return record("embedding", y, {weight}, [flat, w_shape, padding_idx](const auto& gy, auto& dx) {
+    auto rows = gy.reshape({-1, w_shape[1]});
+    if (padding_idx)
+      rows = masked_fill(rows, eq(flat, static_cast<double>(*padding_idx)).unsqueeze(1), 0.0);
+    dx[0] += index_select_backward(rows, w_shape, 0, flat);
+  });
 }
 
 // y = x * m / (1 - p) with m ~ Bernoulli(1 - p): the product rule gives the backward.

@@ -39,6 +39,21 @@ inline GradcheckResult run_gradcheck(const GradcheckFn& fn, const std::vector<Te
   }
 }
 
+// gradcheck, then gradgradcheck: the op tables check the first and the second derivative of
+// every op (an exception is a failed result, as above).
+inline GradcheckResult run_gradchecks(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
+                                      const GradcheckOptions& options = {}) {
+  GradcheckResult r = run_gradcheck(fn, inputs, options);
+  if (!r.ok) return r;
+  try {
+    return gradgradcheck(fn, inputs, options);
+  } catch (const std::exception& e) {
+    r.ok = false;
+    r.report = std::string("gradgradcheck threw: ") + e.what();
+    return r;
+  }
+}
+
 // A float64 tensor written out by hand.
 inline Tensor f64(const std::vector<double>& values, const Dims& shape) {
   return from_vector(values, shape);

@@ -45,7 +45,7 @@ TEST_CASE("gradcheck: sum, mean, amax, amin and logsumexp over dims, keepdim bot
     for (const Dims& dims : kDimLists) {
       for (const bool keepdim : {false, true}) {
         INFO(std::string(op.name), " over ", fmt::format("{}", dims), " keepdim ", keepdim);
-        const auto r = run_gradcheck(
+        const auto r = run_gradchecks(
             [&](const std::vector<Variable>& v) { return op.fn(v[0], dims, keepdim); }, {x});
         CHECK_MESSAGE(r.ok, r.report);
       }
@@ -58,7 +58,7 @@ TEST_CASE("gradcheck: reductions of a 0-d and a 1-D input") {
   for (const Dims& shape : {Dims{}, Dims{5}}) {
     const Tensor x = normal64(shape, gen);
     INFO("shape ", fmt::format("{}", shape));
-    const auto r = run_gradcheck(
+    const auto r = run_gradchecks(
         [](const std::vector<Variable>& v) {
           return sum(v[0]) + mean(v[0]) * 2.0 + amax(v[0]) * 3.0 + amin(v[0]) * 4.0 +
                  logsumexp(v[0], {}) * 5.0;
@@ -70,7 +70,7 @@ TEST_CASE("gradcheck: reductions of a 0-d and a 1-D input") {
 
 TEST_CASE("gradcheck: reduction of a non-contiguous (transposed) input") {
   Generator gen(33);
-  const auto r = run_gradcheck(
+  const auto r = run_gradchecks(
       [](const std::vector<Variable>& v) {
         const Variable xt = v[0].transpose(0, 1);  // [4, 3]
         return sum(xt, {0}) + mean(xt, {0}) + sum(amax(xt, {1})) + sum(logsumexp(xt, {1}));
@@ -85,10 +85,10 @@ TEST_CASE("gradcheck: max and min along a dim return a differentiable value") {
   for (const std::int64_t dim : {0, 1, 2, -1}) {
     for (const bool keepdim : {false, true}) {
       INFO("dim ", dim, " keepdim ", keepdim);
-      const auto rmax = run_gradcheck(
+      const auto rmax = run_gradchecks(
           [&](const std::vector<Variable>& v) { return max(v[0], dim, keepdim).first; }, {x});
       CHECK_MESSAGE(rmax.ok, rmax.report);
-      const auto rmin = run_gradcheck(
+      const auto rmin = run_gradchecks(
           [&](const std::vector<Variable>& v) { return min(v[0], dim, keepdim).first; }, {x});
       CHECK_MESSAGE(rmin.ok, rmin.report);
     }
@@ -101,7 +101,7 @@ TEST_CASE("gradcheck: softmax along every dim") {
   for (const std::int64_t dim : {0, 1, 2, -1, -3}) {
     INFO("dim ", dim);
     const auto r =
-        run_gradcheck([&](const std::vector<Variable>& v) { return softmax(v[0], dim); }, {x});
+        run_gradchecks([&](const std::vector<Variable>& v) { return softmax(v[0], dim); }, {x});
     CHECK_MESSAGE(r.ok, r.report);
   }
 }
@@ -112,7 +112,7 @@ TEST_CASE("gradcheck: log_softmax along dims 0 and -1") {
     const Tensor x = normal64(shape, gen);
     for (const std::int64_t dim : {0, -1}) {
       INFO("shape ", fmt::format("{}", shape), " dim ", dim);
-      const auto r = run_gradcheck(
+      const auto r = run_gradchecks(
           [&](const std::vector<Variable>& v) { return log_softmax(v[0], dim); }, {x});
       CHECK_MESSAGE(r.ok, r.report);
     }
@@ -124,17 +124,17 @@ TEST_CASE("gradcheck: softmax of large logits stays exact (stable forward)") {
   Generator gen(37);
   const Tensor x = normal64({2, 5}, gen) + 100.0;
   const auto rs =
-      run_gradcheck([](const std::vector<Variable>& v) { return softmax(v[0], 1); }, {x});
+      run_gradchecks([](const std::vector<Variable>& v) { return softmax(v[0], 1); }, {x});
   CHECK_MESSAGE(rs.ok, rs.report);
   const auto rl =
-      run_gradcheck([](const std::vector<Variable>& v) { return log_softmax(v[0], 1); }, {x});
+      run_gradchecks([](const std::vector<Variable>& v) { return log_softmax(v[0], 1); }, {x});
   CHECK_MESSAGE(rl.ok, rl.report);
 }
 
 TEST_CASE("gradcheck: a cross-entropy built from log_softmax, gather and mean") {
   Generator gen(38);
   const Tensor target = i64({2, 0, 3}, {3, 1});
-  const auto r = run_gradcheck(
+  const auto r = run_gradchecks(
       [&](const std::vector<Variable>& v) {
         return neg(mean(gather(log_softmax(v[0], -1), 1, target)));
       },
@@ -145,7 +145,7 @@ TEST_CASE("gradcheck: a cross-entropy built from log_softmax, gather and mean") 
 TEST_CASE("gradcheck: max, min, softmax and log_softmax of a 0-d input") {
   Generator gen(39);
   const Tensor x = normal64({}, gen);
-  const auto r = run_gradcheck(
+  const auto r = run_gradchecks(
       [](const std::vector<Variable>& v) {
         return max(v[0], 0).first + min(v[0], -1, /*keepdim=*/true).first * 2.0 +
                softmax(v[0], 0) * 3.0 + log_softmax(v[0], -1) * 4.0;

@@ -116,7 +116,7 @@ TEST_CASE("gradcheck: views and copies") {
   };
   for (const Case& c : cases) {
     INFO(std::string(c.name));
-    const auto r = run_gradcheck(
+    const auto r = run_gradchecks(
         [&](const std::vector<Variable>& v) {
           const Variable y = c.fn(v[0]);
           const Variable w(
@@ -130,7 +130,7 @@ TEST_CASE("gradcheck: views and copies") {
 
 TEST_CASE("gradcheck: a view used twice (overlapping slices accumulate)") {
   Generator gen(42);
-  const auto r = run_gradcheck(
+  const auto r = run_gradchecks(
       [](const std::vector<Variable>& v) {
         const Variable& x = v[0];
         return x.narrow(0, 0, 3) * x.narrow(0, 1, 3) + x.select(0, 2).unsqueeze(0);
@@ -145,7 +145,7 @@ TEST_CASE("gradcheck: cast through float32 and back") {
   Generator gen(43);
   GradcheckOptions options;
   options.eps = 1e-3;
-  const auto r = run_gradcheck(
+  const auto r = run_gradchecks(
       [](const std::vector<Variable>& v) { return v[0].to(kFloat32).to(kFloat64) * 3.0; },
       {normal64({2, 3}, gen)}, options);
   CHECK_MESSAGE(r.ok, r.report);
