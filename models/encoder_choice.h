@@ -14,7 +14,8 @@ inline constexpr const char* kEncoderHelp =
 inline constexpr const char* kConvLayersHelp = "Convolution layers of the cnn encoder";
 inline constexpr const char* kKernelHelp = "Kernel size of the cnn encoder's convolutions (odd)";
 inline constexpr const char* kMaxPositionsHelp =
-    "Size of the --encoder cnn position table: the longest source it reads, plus one";
+    "Size of the position table, one more than the longest sequence it reads (transformer: sources "
+    "and targets; --encoder cnn: sources)";
 
 // True for "cnn", false for "rnn"; any other name is an error naming `model` and the value.
 inline bool uses_conv_encoder(const std::string& encoder, const char* model) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/encoder_choice.h"
 #include "models/registry.h"
 
 namespace seqgrad::models {
@@ -29,8 +30,7 @@ const RegisterModel<Transformer, TransformerConfig> transformer_registration(
         .add("label_smoothing", &TransformerConfig::label_smoothing,
              "Label smoothing of the training loss", 0, 0.999)
         .optional()
-        .add("max_positions", &TransformerConfig::max_positions,
-             "Longest source or target sequence (size of the position table)", 1, 1 << 20)
+        .add("max_positions", &TransformerConfig::max_positions, kMaxPositionsHelp, 1, 1 << 20)
         .optional()
         .add("embed_init", &TransformerConfig::embed_init,
              "Initial embeddings: scaled (N(0, 1/d_model): times sqrt(d_model) they match the "
