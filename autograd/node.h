@@ -48,6 +48,12 @@ struct GradSink {
   std::vector<G> grads;
 };
 
+// True when a backward runs on tensors (the fast path), false under create_graph: a fused op
+// whose tensor kernel cannot run on Variables falls back to its composed formula with
+// `if constexpr (on_tensors<decltype(gy)>) { kernel } else { composed }`.
+template <class G>
+inline constexpr bool on_tensors = std::is_same_v<std::decay_t<G>, Tensor>;
+
 // "dx" in every backward function: the op's input slots. G is Tensor on the fast path and
 // Variable under create_graph; a closure written generically, (const auto& gy, auto& dx), runs
 // the same formula in both, reading the values it saved through saved() and output().

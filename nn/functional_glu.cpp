@@ -7,6 +7,8 @@
 // are two runs of n values per outer index:
 //   forward:  y = a * s,  s = sigmoid(b)
 //   backward: da = gy * s,  db = gy * a * s * (1 - s)
+// Under create_graph the backward is the same formula composed from autograd ops (narrow,
+// sigmoid, cat), so that it can be differentiated again.
 #include <cmath>
 #include <type_traits>
 
@@ -49,28 +51,34 @@ Variable glu(const Variable& x, std::int64_t dim) {
       for (std::int64_t i = 0; i < n; ++i) yo[i] = a[i] * sigmoid_of(b[i]);
     }
   });
+  const std::int64_t half = out_shape[static_cast<std::size_t>(d)];
   return record("glu", y, {x},
-                [xv, outer, n](const Tensor& gy_in, GradSlots& dx) {
-                  const Tensor gy = gy_in.contiguous();
-                  Tensor gx = Tensor::empty(xv.shape(), xv.dtype());
-                  dispatch_floating(xv.dtype(), "glu", [&]<class T>() {
-                    const T* in = xv.data<T>();
-                    const T* g = gy.data<T>();
-                    T* out = gx.data<T>();
-                    for (std::int64_t o = 0; o < outer; ++o) {
-                      const T* a = in + 2 * o * n;
-                      const T* b = a + n;
-                      const T* go = g + o * n;
-                      T* da = out + 2 * o * n;
-                      T* db = da + n;
-                      for (std::int64_t i = 0; i < n; ++i) {
-                        const T s = sigmoid_of(b[i]);
-                        da[i] = go[i] * s;
-                        db[i] = go[i] * a[i] * s * (T(1) - s);
+                [x, xv, outer, n, d, half](const auto& gy_in, auto& dx) {
+                  if constexpr (!on_tensors<decltype(gy_in)>) {
+                    const Variable a = x.narrow(d, 0, half), s = sigmoid(x.narrow(d, half, half));
+                    dx[0] += cat({gy_in * s, gy_in * a * s * (1.0 - s)}, d);
+                  } else {
+                    const Tensor gy = gy_in.contiguous();
+                    Tensor gx = Tensor::empty(xv.shape(), xv.dtype());
+                    dispatch_floating(xv.dtype(), "glu", [&]<class T>() {
+                      const T* in = xv.data<T>();
+                      const T* g = gy.data<T>();
+                      T* out = gx.data<T>();
+                      for (std::int64_t o = 0; o < outer; ++o) {
+                        const T* a = in + 2 * o * n;
+                        const T* b = a + n;
+                        const T* go = g + o * n;
+                        T* da = out + 2 * o * n;
+                        T* db = da + n;
+                        for (std::int64_t i = 0; i < n; ++i) {
+                          const T s = sigmoid_of(b[i]);
+                          da[i] = go[i] * s;
+                          db[i] = go[i] * a[i] * s * (T(1) - s);
+                        }
                       }
-                    }
-                  });
-                  dx[0] += std::move(gx);
+                    });
+                    dx[0] += std::move(gx);
+                  }
                 },
                 {xv});
 }

@@ -42,6 +42,19 @@ std::pair<Variable, Tensor> as_rows(const Variable& logits, const Tensor& target
   return {logits.permute(order).reshape({-1, logits.size(1)}), target.reshape({-1})};
 }
 
+// cross_entropy's backward composed from autograd ops, for create_graph (the fused kernel runs
+// on tensors only): dx = gy (softmax(x) - (1 - eps) onehot(t) - eps / C), zero on ignored rows.
+Variable cross_entropy_backward_composed(const Variable& gy, const Variable& logits,
+                                         const Tensor& t, std::int64_t C, double eps,
+                                         std::int64_t ignore_index) {
+  const Tensor kept = logical_not(eq(t, static_cast<double>(ignore_index))).to(logits.dtype());
+  const Tensor safe_t = where(eq(t, static_cast<double>(ignore_index)), zeros_like(t), t);
+  Tensor target = zeros(logits.shape(), logits.dtype()) + eps / static_cast<double>(C);
+  scatter_add_(target, 1, safe_t.unsqueeze(1), full({t.numel(), 1}, 1.0 - eps, logits.dtype()));
+  const Tensor keep = kept.unsqueeze(1);
+  return (softmax(logits, 1) - target) * keep * gy.unsqueeze(1);
+}
+
 }  // namespace
 
 Variable cross_entropy(const Variable& logits_in, const Tensor& target_in, Reduction reduction,
@@ -87,32 +100,37 @@ Variable cross_entropy(const Variable& logits_in, const Tensor& target_in, Reduc
     }
   });
   const Dims out_shape = target_in.shape();
-  Variable per = record("cross_entropy", loss, {logits},
-                        [x, t, lse, N, C, eps, ignore_index](const Tensor& gy, GradSlots& dx) {
-                          Tensor g = Tensor::empty({N, C}, x.dtype());
-                          const Tensor gyc = gy.contiguous();
-                          dispatch_floating(x.dtype(), "cross_entropy", [&]<class T>() {
-                            const T* xp = x.data<T>();
-                            const T* sp = lse.data<T>();
-                            const T* gp = gyc.data<T>();
-                            const std::int64_t* tp = t.data<std::int64_t>();
-                            T* out = g.data<T>();
-                            const T smooth = static_cast<T>(eps / static_cast<double>(C));
-                            for (std::int64_t i = 0; i < N; ++i) {
-                              T* row = out + i * C;
-                              if (tp[i] == ignore_index) {
-                                std::fill_n(row, C, T(0));
-                                continue;
-                              }
-                              const T scale = gp[i];
-                              for (std::int64_t c = 0; c < C; ++c)
-                                row[c] = scale * (std::exp(xp[i * C + c] - sp[i]) - smooth);
-                              row[tp[i]] -= scale * static_cast<T>(1.0 - eps);
-                            }
-                          });
-                          dx[0] += g;
-                        },
-                        {x});
+  Variable per =
+      record("cross_entropy", loss, {logits},
+             [x, logits, t, lse, N, C, eps, ignore_index](const auto& gy, auto& dx) {
+               if constexpr (!on_tensors<decltype(gy)>) {
+                 dx[0] += cross_entropy_backward_composed(gy, logits, t, C, eps, ignore_index);
+               } else {
+                 Tensor g = Tensor::empty({N, C}, x.dtype());
+                 const Tensor gyc = gy.contiguous();
+                 dispatch_floating(x.dtype(), "cross_entropy", [&]<class T>() {
+                   const T* xp = x.data<T>();
+                   const T* sp = lse.data<T>();
+                   const T* gp = gyc.data<T>();
+                   const std::int64_t* tp = t.data<std::int64_t>();
+                   T* out = g.data<T>();
+                   const T smooth = static_cast<T>(eps / static_cast<double>(C));
+                   for (std::int64_t i = 0; i < N; ++i) {
+                     T* row = out + i * C;
+                     if (tp[i] == ignore_index) {
+                       std::fill_n(row, C, T(0));
+                       continue;
+                     }
+                     const T scale = gp[i];
+                     for (std::int64_t c = 0; c < C; ++c)
+                       row[c] = scale * (std::exp(xp[i * C + c] - sp[i]) - smooth);
+                     row[tp[i]] -= scale * static_cast<T>(1.0 - eps);
+                   }
+                 });
+                 dx[0] += g;
+               }
+             },
+             {x});
   return reduce(per.reshape(out_shape), reduction, static_cast<double>(counted));
 }
 

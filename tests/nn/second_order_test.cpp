@@ -1,7 +1,7 @@
 // Second derivatives of the layers' functional ops: linear and embedding have generic backward
-// formulas and pass gradgradcheck; the fused recurrent kernels are first-order only and say so,
-// naming the op, when differentiated through (docs/autograd.md, "Which ops are twice
-// differentiable").
+// formulas, glu and cross_entropy fall back to composed formulas under create_graph, and all
+// pass gradgradcheck; the fused recurrent kernels are first-order only and say so, naming the
+// op, when differentiated through (docs/autograd.md, "Which ops are twice differentiable").
 #include <string>
 #include <vector>
 
@@ -41,6 +41,28 @@ TEST_CASE("gradgradcheck: embedding, with repeated ids and a padding row") {
                      {normal64({5, 3}, gen)});
   check_second_order([&](const Vars& v) { return F::embedding(ids, v[0], /*padding_idx=*/2); },
                      {normal64({5, 3}, gen)});
+}
+
+TEST_CASE("gradgradcheck: glu along the channel dim and the last dim") {
+  Generator gen(134);
+  check_second_order([](const Vars& v) { return F::glu(v[0], 1); }, {normal64({2, 4, 3}, gen)});
+  check_second_order([](const Vars& v) { return F::glu(v[0], -1); }, {normal64({3, 6}, gen)});
+}
+
+TEST_CASE("gradgradcheck: cross_entropy, with label smoothing, ignore_index and a spatial dim") {
+  Generator gen(135);
+  const Tensor t = i64({2, 0, 3, 1}, {4});
+  check_second_order([&](const Vars& v) { return F::cross_entropy(v[0], t); },
+                     {normal64({4, 5}, gen)});
+  check_second_order(
+      [&](const Vars& v) {
+        return F::cross_entropy(v[0], t, F::Reduction::Sum, /*ignore_index=*/3,
+                                /*label_smoothing=*/0.2);
+      },
+      {normal64({4, 5}, gen)});
+  const Tensor t3 = i64({0, 2, 1, 1, 0, 2}, {2, 3});
+  check_second_order([&](const Vars& v) { return F::cross_entropy(v[0], t3, F::Reduction::None); },
+                     {normal64({2, 3, 3}, gen)});
 }
 
 TEST_CASE("create_graph through a fused GRU: the first derivative is right, the second refuses") {
