@@ -3,11 +3,13 @@
 
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "tensor/cpu.h"
 #include "tensor/error.h"
 
 namespace seqgrad::cli {
@@ -67,7 +69,12 @@ int run(int argc, char** argv) {
     CLI::App app{
         "seqgrad: train and evaluate small neural networks with seqgrad's autodiff engine"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("seqgrad ") + SEQGRAD_VERSION);
+    // With the kernel path this run takes (tensor/cpu.h) and the CPU it was chosen on.
+    app.set_version_flag("--version", std::function<std::string()>([] {
+                           return fmt::format("seqgrad {}\nkernels: {} (CPU: {}; {})",
+                                              SEQGRAD_VERSION, cpu_path_name(cpu_path()),
+                                              cpu_model_name(), cpu_vector_features());
+                         }));
     std::vector<std::string> plugins;  // loaded above; declared so that --help shows it
     app.add_option("--plugin", plugins,
                    "Load a shared library that registers models or cells (before the command)");

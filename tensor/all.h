@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tensor/allocator.h"
+#include "tensor/cpu.h"
 #include "tensor/creation.h"
 #include "tensor/dims.h"
 #include "tensor/dtype.h"

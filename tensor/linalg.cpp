@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <string_view>
 
+#include "tensor/cpu.h"
 #include "tensor/creation.h"
 #include "tensor/packed_gemm.h"
 #include "tensor/parallel.h"
@@ -93,8 +96,23 @@ const PackedMatrix* packed_operand(const Tensor& b, bool keep_now = false) {
 // computes (alpha 1, beta 0 or 1) and a left operand it can read row by row.
 bool use_packed(const Tensor& a, double alpha, double beta) {
   return packing_cache.depth > 0 && !detail::inside_parallel_body() && a.dtype() == kFloat32 &&
-         packed_gemm_available() && alpha == 1.0 && (beta == 0.0 || beta == 1.0) &&
-         (a.stride(1) == 1 || a.size(1) == 1);
+         packed_gemm_available() && alpha == 1.0 && (beta == 0.0 || beta == 1.0);
+}
+
+// Outside a scope, whether the own kernel beats OpenBLAS for this product even with its right
+// operand packed for this one call. On the AVX-512 path it does for every product of a training
+// step measured (docs/performance.md "Matrix products": the image pins OpenBLAS to its Haswell,
+// i.e. AVX2, kernels); on the AVX2 path the two are within a few percent and OpenBLAS keeps them.
+// Below ~64K multiply-adds the packing and the call cost more than they save. SEQGRAD_GEMM=blas
+// sends every such product to OpenBLAS (for A/B measurements).
+bool own_kernel_faster(const Tensor& a, double alpha, double beta, std::int64_t M, std::int64_t K,
+                       std::int64_t N) {
+  static const bool blas_only = [] {
+    const char* v = std::getenv("SEQGRAD_GEMM");
+    return v && std::string_view(v) == "blas";
+  }();
+  return !blas_only && a.dtype() == kFloat32 && alpha == 1.0 && (beta == 0.0 || beta == 1.0) &&
+         cpu_path() == CpuPath::kAvx512 && M * K * N >= (std::int64_t{1} << 16);
 }
 
 // The checks gemm and addmm share; returns {M, K, N}.
@@ -153,6 +171,13 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
     packed_product(a, b, out, beta == 1.0, Tensor());
     return;
   }
+  if (M > 0 && N > 0 && K > 0 && own_kernel_faster(a, alpha, beta, M, K, N)) {
+    // Inside a parallel loop's chunk: serial, so that the result does not depend on the thread.
+    const bool parallel =
+        intra_op_threads() > 1 && !detail::inside_parallel_body() && 2.0 * M * N * K >= 1e6;
+    gemm_packed(a, PackedMatrix(b), out, beta == 1.0, parallel);
+    return;
+  }
   // OpenBLAS runs single-threaded (set_num_threads): a large product is cut into one slab of
   // rows (or columns) of out per seqgrad thread instead, each a single-threaded call. OpenBLAS's
   // own workers spin with sched_yield for ~0.1 s after every call, taking the cores from
@@ -202,6 +227,12 @@ void addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Tensor& o
         out.shape(), bias.shape(), bias.dtype());
   if (M > 0 && N > 0 && K > 0 && use_packed(a, 1.0, 0.0) && bias.is_contiguous()) {
     packed_product(a, b, out, false, bias);
+    return;
+  }
+  if (M > 0 && N > 0 && K > 0 && own_kernel_faster(a, 1.0, 0.0, M, K, N) && bias.is_contiguous()) {
+    const bool parallel =
+        intra_op_threads() > 1 && !detail::inside_parallel_body() && 2.0 * M * N * K >= 1e6;
+    gemm_packed(a, PackedMatrix(b), out, false, parallel, bias);
     return;
   }
   out.copy_(bias);  // broadcast into every row, then accumulate the product

@@ -5,10 +5,8 @@
 
 #include "tensor/parallel.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define SEQGRAD_PACKED_GEMM 1
-#endif
+#include "tensor/cpu.h"
+#include "tensor/packed_gemm_kernels.h"
 
 namespace seqgrad {
 
@@ -60,24 +58,11 @@ PackedMatrix::PackedMatrix(const Tensor& b) {
   });
 }
 
-#ifdef SEQGRAD_PACKED_GEMM
-
-bool packed_gemm_available() { return true; }
+bool packed_gemm_available() { return cpu_path() != CpuPath::kGeneric; }
 
 namespace {
 
-constexpr std::int64_t kGroup = 6;  // rows of a per micro-kernel call
-
-// One product's operands as the kernels see them: c = a @ b (+ c when `accumulate`) (+ bias).
-struct Product {
-  const float* a;
-  std::int64_t lda, a_col_stride;
-  const PackedMatrix* b;
-  float* c;
-  std::int64_t ldc;
-  bool accumulate;
-  const float* bias;  // null, or b.cols() values added to every row of c
-};
+using namespace packed_gemm_detail;
 
 // Rows [i0, i1) of a copied into `dst` in groups of kGroup rows, each group stored k by k
 // ([K][kGroup]; a last group's missing rows are left as they are and never read). The
@@ -85,7 +70,7 @@ struct Product {
 // of from six rows lda apart: on the recurrent products (K = 512) that took 0.70 -> 0.61 of
 // cblas_sgemm's time at one thread. The copy is K values per row against K*N multiply-adds.
 void pack_rows(const Product& p, std::int64_t i0, std::int64_t i1, float* dst) {
-  const std::int64_t K = p.b->rows(), lda = p.lda, sk = p.a_col_stride;
+  const std::int64_t K = p.K, lda = p.lda, sk = p.a_col_stride;
   for (std::int64_t g = i0; g < i1; g += kGroup, dst += K * kGroup) {
     const float* rows = p.a + g * lda;
     const std::int64_t n = std::min(kGroup, i1 - g);
@@ -94,126 +79,49 @@ void pack_rows(const Product& p, std::int64_t i0, std::int64_t i1, float* dst) {
   }
 }
 
-// Rows [i, i + R) of a times one K x 16 panel (c's columns n0 .. n0 + width - 1) into R x 16
-// accumulators: 2R of the 16 ymm registers hold the accumulators, 2 the panel's row, 1 the
-// broadcast element of a (read from a's packed group, see pack_rows). The accumulators start from
-// `init` (16 values, the bias) or zero.
-//
-// Along the way it prefetches `prefetch_lines` cache lines from `prefetch` (part of the panel the
-// next call will read), one line every K / prefetch_lines steps. Why: the weights of a recurrent
-// step (12 MiB for a 2-layer LSTM at hidden 512) do not stay in cache between steps, and the
-// hardware prefetcher does not run far enough ahead of a kernel that reads a new 64-byte line
-// every 6 cycles; the first rows to meet a panel then wait on memory. So the next panel is fetched
-// while this one is computed.
-template <int R>
-void micro_kernel(const Product& p, std::int64_t i, const float* a, const float* panel,
-                  std::int64_t n0, std::int64_t width, const float* init, const float* prefetch,
-                  std::int64_t prefetch_lines) {
-  const std::int64_t K = p.b->rows(), ldc = p.ldc;  // a: rows i .. i+R-1 packed, [K][kGroup]
-  float* c = p.c + i * ldc + n0;
-  const __m256 init_lo = init ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
-  const __m256 init_hi = init ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
-  __m256 lo[R], hi[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    lo[r] = init_lo;
-    hi[r] = init_hi;
-  }
-  const std::int64_t chunk = prefetch_lines > 0 ? std::max<std::int64_t>(1, K / prefetch_lines) : K;
-  for (std::int64_t k0 = 0; k0 < K; k0 += chunk) {
-    if (prefetch_lines > 0) {
-      _mm_prefetch(reinterpret_cast<const char*>(prefetch), _MM_HINT_T0);
-      prefetch += 16;  // one panel row is one 64-byte line
-      --prefetch_lines;
-    }
-    const std::int64_t k1 = std::min(K, k0 + chunk);
-#pragma GCC unroll 4  // 5-10% on M = 64 products: fewer loop branches between the FMAs
-    for (std::int64_t k = k0; k < k1; ++k) {
-      const __m256 b0 = _mm256_loadu_ps(panel + k * 16), b1 = _mm256_loadu_ps(panel + k * 16 + 8);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const __m256 x = _mm256_broadcast_ss(a + k * kGroup + r);
-        lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
-        hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
-      }
-    }
-  }
-  // Every loop over r is unrolled: an indexed loop would force the accumulators onto the stack.
-  if (width == 16) {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      float* cr = c + r * ldc;
-      if (p.accumulate) {
-        lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(cr));
-        hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(cr + 8));
-      }
-      _mm256_storeu_ps(cr, lo[r]);
-      _mm256_storeu_ps(cr + 8, hi[r]);
-    }
-    return;
-  }
-  alignas(32) float tile[16];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    float* cr = c + r * ldc;
-    _mm256_store_ps(tile, lo[r]);
-    _mm256_store_ps(tile + 8, hi[r]);
-    for (std::int64_t j = 0; j < width; ++j) cr[j] = p.accumulate ? cr[j] + tile[j] : tile[j];
-  }
+// The kernels of one instruction set: a unit of work is a block of rows times `unit_panels`
+// panels.
+struct KernelSet {
+  TileFn tile;
+  std::int64_t unit_panels;
+};
+
+KernelSet kernels_for(CpuPath path) {
+  if (path == CpuPath::kAvx512) return {tile_avx512, kAvx512UnitPanels};
+  return {tile_avx2, kAvx2UnitPanels};
 }
 
-using MicroKernel = void (*)(const Product&, std::int64_t, const float*, const float*, std::int64_t,
-                             std::int64_t, const float*, const float*, std::int64_t);
-constexpr MicroKernel kMicroKernels[] = {nullptr,         micro_kernel<1>, micro_kernel<2>,
-                                         micro_kernel<3>, micro_kernel<4>, micro_kernel<5>,
-                                         micro_kernel<6>};
-constexpr std::int64_t kMaxRows = kGroup;  // 12 accumulators: the widest tile that fits
-
-// Rows [i0, i1) times panel pi: the panel stays in L1/L2 while the rows pass over it, kMaxRows
-// at a time. Each pass prefetches its share of `next_panel` (the panel the next tile reads, or
-// null).
-void tile(const Product& p, std::int64_t i0, std::int64_t i1, const float* a_block, std::int64_t pi,
-          const float* next_panel) {
-  const std::int64_t K = p.b->rows();
-  const std::int64_t n0 = pi * 16, width = std::min<std::int64_t>(16, p.b->cols() - n0);
-  alignas(32) float init[16] = {};  // the bias under this panel, zero-padded past width
-  if (p.bias) std::copy_n(p.bias + n0, width, init);
-  const std::int64_t passes = (i1 - i0 + kMaxRows - 1) / kMaxRows;
-  const std::int64_t lines_per_pass = next_panel ? (K + passes - 1) / passes : 0;
-  for (std::int64_t i = i0, pass = 0; i < i1; i += kMaxRows, ++pass) {
-    const std::int64_t rows = std::min(kMaxRows, i1 - i);
-    const std::int64_t first_line = std::min(K, pass * lines_per_pass);
-    const std::int64_t lines = std::min(K, first_line + lines_per_pass) - first_line;
-    kMicroKernels[rows](p, i, a_block + pass * K * kGroup, p.b->panel(pi), n0, width,
-                        p.bias ? init : nullptr,
-                        next_panel ? next_panel + first_line * 16 : nullptr, lines);
-  }
-}
-
-// The product is cut into blocks of kRowBlock rows times one panel, numbered row block by row
-// block: a batch of 64 rows is one row block, so the work is split by panels; a long input
-// projection (T*B rows) keeps each block of its rows in L2 while all panels pass over it.
+// The product is cut into units of kRowBlock rows times a group of panels, numbered row block by
+// row block: a batch of 64 rows is one row block, so the work is split by panel groups; a long
+// input projection (T*B rows) keeps each block of its rows in L2 while all panels pass over it.
 constexpr std::int64_t kRowBlock = 96;
 static_assert(kRowBlock % kGroup == 0, "a row block starts a packed group of a");
 
 // Each thread packs the row blocks of a it meets (pack_rows) into its own buffer, grown to
 // kRowBlock x K once and then reused: no allocation in the steady state, and at two threads no
 // serial packing before the split (a batch of 64 rows is packed by both threads, in parallel).
-void blocks_range(const Product& p, std::int64_t M, std::int64_t first, std::int64_t last) {
+void units_range(const Product& p, const KernelSet& ks, std::int64_t M, std::int64_t first,
+                 std::int64_t last) {
   thread_local std::vector<float> a_block;
-  const std::int64_t panels = p.b->panels(), K = p.b->rows();
+  const std::int64_t panels = (p.N + 15) / 16, K = p.K;
+  const std::int64_t groups = (panels + ks.unit_panels - 1) / ks.unit_panels;
   if (static_cast<std::int64_t>(a_block.size()) < kRowBlock * K)
     a_block.resize(static_cast<std::size_t>(kRowBlock * K));
   std::int64_t packed_block = -1;
-  for (std::int64_t blk = first; blk < last; ++blk) {
-    const std::int64_t row_block = blk / panels, i0 = row_block * kRowBlock;
+  const auto group_panels = [&](std::int64_t g) {
+    return std::min(ks.unit_panels, panels - g * ks.unit_panels);
+  };
+  for (std::int64_t u = first; u < last; ++u) {
+    const std::int64_t row_block = u / groups, i0 = row_block * kRowBlock;
     const std::int64_t i1 = std::min(M, i0 + kRowBlock);
     if (row_block != packed_block) {
       pack_rows(p, i0, i1, a_block.data());
       packed_block = row_block;
     }
-    const float* next_panel = blk + 1 < last ? p.b->panel((blk + 1) % panels) : nullptr;
-    tile(p, i0, i1, a_block.data(), blk % panels, next_panel);
+    const std::int64_t g = u % groups, next_g = (u + 1) % groups;
+    const float* next = u + 1 < last ? p.panels + next_g * ks.unit_panels * K * 16 : nullptr;
+    ks.tile(p, i0, i1, a_block.data(), g * ks.unit_panels, group_panels(g), next,
+            next ? group_panels(next_g) * K : 0);
   }
 }
 
@@ -221,7 +129,10 @@ void blocks_range(const Product& p, std::int64_t M, std::int64_t first, std::int
 
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
                  bool parallel, const Tensor& bias) {
-  static_assert(PackedMatrix::kPanel == 16, "the micro-kernel holds a panel row in two ymm");
+  static_assert(PackedMatrix::kPanel == 16, "the micro-kernels hold a panel row in 16 floats");
+  check(packed_gemm_available(),
+        "gemm_packed: the packed kernel needs AVX2 + FMA (path: {}, CPU: {})",
+        cpu_path_name(cpu_path()), cpu_model_name());
   check(a.defined() && out.defined() && a.dim() == 2 && out.dim() == 2 && a.dtype() == kFloat32 &&
             out.dtype() == kFloat32,
         "gemm_packed: expects 2-D float32 a and out, got {} and {}",
@@ -230,9 +141,8 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
   check(a.size(1) == b.rows() && out.size(0) == M && out.size(1) == b.cols(),
         "gemm_packed: shapes {} @ [{}, {}] -> {} do not match", a.shape(), b.rows(), b.cols(),
         out.shape());
-  check((a.stride(1) == 1 || a.size(1) <= 1) && (out.stride(1) == 1 || b.cols() <= 1),
-        "gemm_packed: a and out need unit stride along their last dim, got strides {} and {}",
-        a.strides(), out.strides());
+  check(out.stride(1) == 1 || b.cols() <= 1,
+        "gemm_packed: out needs unit stride along its last dim, got strides {}", out.strides());
   check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == b.cols() &&
                             bias.dtype() == kFloat32 && bias.is_contiguous()),
         "gemm_packed: bias must be a contiguous float32 vector of {} values, got {}", b.cols(),
@@ -242,28 +152,23 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
   const Product p{a.data<float>(),
                   a.stride(0),
                   a.size(1) > 1 ? a.stride(1) : 1,
-                  &b,
+                  b.panel(0),
+                  b.rows(),
+                  b.cols(),
                   out.data<float>(),
                   out.stride(0),
                   accumulate,
                   bias.defined() ? bias.data<float>() : nullptr};
-  const std::int64_t blocks = (M + kRowBlock - 1) / kRowBlock * b.panels();
-  if (!parallel || blocks < 2) {
-    blocks_range(p, M, 0, blocks);
+  const KernelSet ks = kernels_for(cpu_path());
+  const std::int64_t groups = (b.panels() + ks.unit_panels - 1) / ks.unit_panels;
+  const std::int64_t units = (M + kRowBlock - 1) / kRowBlock * groups;
+  if (!parallel || units < 2) {
+    units_range(p, ks, M, 0, units);
     return;
   }
-  parallel_for_chunks(
-      blocks, [&](int, std::int64_t first, std::int64_t last) { blocks_range(p, M, first, last); });
+  parallel_for_chunks(units, [&](int, std::int64_t first, std::int64_t last) {
+    units_range(p, ks, M, first, last);
+  });
 }
-
-#else  // no AVX2 + FMA: gemm() never takes this path
-
-bool packed_gemm_available() { return false; }
-
-void gemm_packed(const Tensor&, const PackedMatrix&, const Tensor&, bool, bool, const Tensor&) {
-  throw Error("gemm_packed: this build has no packed kernel (needs AVX2 and FMA)");
-}
-
-#endif
 
 }  // namespace seqgrad

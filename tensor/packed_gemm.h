@@ -40,12 +40,14 @@ class PackedMatrix {
   std::int64_t rows_ = 0, cols_ = 0;
 };
 
-// Whether this build has the kernel (compiled for AVX2 + FMA, as the default -march=native build
-// on x86-64 is); without it gemm() always calls OpenBLAS.
+// Whether the kernels run on this CPU: AVX2 + FMA at least (tensor/cpu.h; SEQGRAD_CPU=generic
+// turns them off). The AVX-512 kernel is taken where the CPU has it. Without them gemm() always
+// calls OpenBLAS.
 bool packed_gemm_available();
 
-// out = a @ b, or out += a @ b when `accumulate`; a [M, K] float32 with unit stride along K, out
-// [M, N] with unit stride along N. A `bias` [N] is added to every row on the way (the
+// out = a @ b, or out += a @ b when `accumulate`; a [M, K] float32 with any strides (its rows are
+// copied into the kernel's layout on the way: a transposed view costs nothing more), out [M, N]
+// with unit stride along N. A `bias` [N] is added to every row on the way (the
 // accumulators start from it: no separate pass over out). With `parallel`, the work (blocks of
 // rows times column panels) is split between seqgrad's intra-op threads (tensor/parallel.h).
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,

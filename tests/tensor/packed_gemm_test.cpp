@@ -1,7 +1,8 @@
 // The packed GEMM (tensor/packed_gemm.h) and the scope that routes gemm() to it
 // (GemmPackingScope, tensor/linalg.h): every product is checked against a float64 triple loop
-// written here, over shapes that hit each micro-kernel height (1..6 rows), several row blocks,
-// partial panels, strided operands and accumulation; then the scope's cache: reuse, in-place
+// written here, over shapes that hit each micro-kernel height (1..6 rows) and width (1..4 panels),
+// several row blocks, partial panels, strided and transposed operands and accumulation, on every
+// instruction-set path the CPU has (AVX2, AVX-512); then the scope's cache: reuse, in-place
 // changes, eviction, nesting. Finally the worker pool behind parallel_for (tensor/parallel.h).
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "helpers.h"
+#include "tensor/cpu.h"
 #include "tensor/packed_gemm.h"
 #include "tensor/parallel.h"
 
@@ -51,6 +53,14 @@ std::vector<double> values_of(const Tensor& t) {
   return std::vector<double>(c.data<double>(), c.data<double>() + c.numel());
 }
 
+// Every kernel path this CPU has (tensor/cpu.h): each test runs on all of them.
+std::vector<CpuPath> kernel_paths() {
+  std::vector<CpuPath> paths;
+  for (CpuPath p : supported_cpu_paths())
+    if (p != CpuPath::kGeneric) paths.push_back(p);
+  return paths;
+}
+
 struct Threads {  // restores one thread at the end of a test
   explicit Threads(int n) { set_num_threads(n); }
   ~Threads() { set_num_threads(1); }
@@ -60,89 +70,122 @@ struct Threads {  // restores one thread at the end of a test
 
 TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial panels and strides") {
   if (!packed_gemm_available()) return;  // builds without AVX2 + FMA always use OpenBLAS
-  Generator gen(7);
-  for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64, 96, 97, 191})  // row blocks of 96
-    for (std::int64_t N : {1, 15, 16, 17, 40})
-      for (std::int64_t K : {1, 3, 64, 257}) {
-        const std::string shape = fmt::format("M={} N={} K={}", M, N, K);
-        const Tensor a = randn({M, K}, kFloat32, &gen);
-        // b as a weight's transpose (column stride K), as recurrent kernels pass it ...
-        const Tensor w = randn({N, K}, kFloat32, &gen);
-        Tensor out = Tensor::empty({M, N});
-        gemm_packed(a, PackedMatrix(w.t()), out, false);
-        expect_product(out, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * N)),
-                       shape + " b = w^T");
-        // ... and as a plain row-major matrix, accumulating into out.
-        const Tensor b = randn({K, N}, kFloat32, &gen);
-        const std::vector<double> base = values_of(out);
-        gemm_packed(a, PackedMatrix(b), out, true);
-        expect_product(out, a, b, base, shape + " accumulate");
-        // ... and with a bias on top of the accumulation.
-        const Tensor bias = randn({N}, kFloat32, &gen);
-        std::vector<double> with_bias = values_of(out);
-        const std::vector<double> bias_values = values_of(bias);
-        for (std::size_t i = 0; i < with_bias.size(); ++i)
-          with_bias[i] += bias_values[i % static_cast<std::size_t>(N)];
-        gemm_packed(a, PackedMatrix(b), out, true, false, bias);
-        expect_product(out, a, b, with_bias, shape + " accumulate + bias");
-      }
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    Generator gen(7);
+    for (std::int64_t M : {1, 2, 3, 4, 5, 6, 7, 13, 64, 96, 97, 191})  // row blocks of 96
+      for (std::int64_t N : {1, 15, 16, 17, 40, 64, 65, 100})
+        for (std::int64_t K : {1, 3, 64, 257}) {
+          const std::string shape = fmt::format("M={} N={} K={}", M, N, K);
+          const Tensor a = randn({M, K}, kFloat32, &gen);
+          // b as a weight's transpose (column stride K), as recurrent kernels pass it ...
+          const Tensor w = randn({N, K}, kFloat32, &gen);
+          Tensor out = Tensor::empty({M, N});
+          gemm_packed(a, PackedMatrix(w.t()), out, false);
+          expect_product(out, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * N)),
+                         shape + " b = w^T");
+          // ... and as a plain row-major matrix, accumulating into out.
+          const Tensor b = randn({K, N}, kFloat32, &gen);
+          const std::vector<double> base = values_of(out);
+          gemm_packed(a, PackedMatrix(b), out, true);
+          expect_product(out, a, b, base, shape + " accumulate");
+          // ... and with a bias on top of the accumulation.
+          const Tensor bias = randn({N}, kFloat32, &gen);
+          std::vector<double> with_bias = values_of(out);
+          const std::vector<double> bias_values = values_of(bias);
+          for (std::size_t i = 0; i < with_bias.size(); ++i)
+            with_bias[i] += bias_values[i % static_cast<std::size_t>(N)];
+          gemm_packed(a, PackedMatrix(b), out, true, false, bias);
+          expect_product(out, a, b, with_bias, shape + " accumulate + bias");
+        }
+  }
 }
 
 TEST_CASE("packed gemm: b with no unit stride, and b of one row or one column") {
   if (!packed_gemm_available()) return;
-  Generator gen(22);
-  const Tensor big = randn({40, 90}, kFloat32, &gen);
-  const Tensor a = randn({9, 13}, kFloat32, &gen);
-  for (const Tensor& b : {big.slice(0, 0, 26, 2).slice(1, 0, 51, 3),  // [13, 17], strides 180, 3
-                          big.slice(0, 0, 34, 2).slice(1, 1, 40, 3).t(),               // [13, 17]^T
-                          big.slice(1, 0, 39, 3).narrow(0, 0, 13).narrow(1, 0, 1)}) {  // [13, 1]
-    Tensor out = Tensor::empty({9, b.size(1)});
-    gemm_packed(a, PackedMatrix(b), out, false);
-    expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(9 * b.size(1))),
-                   fmt::format("b {} strides {}", b.shape(), b.strides()));
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    Generator gen(22);
+    const Tensor big = randn({40, 90}, kFloat32, &gen);
+    const Tensor a = randn({9, 13}, kFloat32, &gen);
+    for (const Tensor& b : {big.slice(0, 0, 26, 2).slice(1, 0, 51, 3),  // [13, 17], strides 180, 3
+                            big.slice(0, 0, 34, 2).slice(1, 1, 40, 3).t(),  // [13, 17]^T
+                            big.slice(1, 0, 39, 3).narrow(0, 0, 13).narrow(1, 0, 1)}) {  // [13, 1]
+      Tensor out = Tensor::empty({9, b.size(1)});
+      gemm_packed(a, PackedMatrix(b), out, false);
+      expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(9 * b.size(1))),
+                     fmt::format("b {} strides {}", b.shape(), b.strides()));
+    }
+    // One row of K = 1 with a column stride: a row vector read from a column of big.
+    const Tensor row = big.narrow(1, 5, 1).narrow(0, 0, 20).t();  // [1, 20], strides (1, 90)
+    const Tensor a1 = randn({7, 1}, kFloat32, &gen);
+    Tensor out = Tensor::empty({7, 20});
+    gemm_packed(a1, PackedMatrix(row), out, false);
+    expect_product(out, a1, row, std::vector<double>(140), "b [1, 20] with column stride 90");
   }
-  // One row of K = 1 with a column stride: a row vector read from a column of big.
-  const Tensor row = big.narrow(1, 5, 1).narrow(0, 0, 20).t();  // [1, 20], strides (1, 90)
-  const Tensor a1 = randn({7, 1}, kFloat32, &gen);
-  Tensor out = Tensor::empty({7, 20});
-  gemm_packed(a1, PackedMatrix(row), out, false);
-  expect_product(out, a1, row, std::vector<double>(140), "b [1, 20] with column stride 90");
 }
 
 TEST_CASE("packed gemm: rows of a wider matrix in and out (leading dimensions above K and N)") {
   if (!packed_gemm_available()) return;
-  Generator gen(8);
-  const Tensor big_a = randn({9, 50}, kFloat32, &gen), b = randn({30, 20}, kFloat32, &gen);
-  const Tensor a = big_a.narrow(1, 5, 30);                                // [9, 30], row stride 50
-  const Tensor big_out = zeros({9, 64}), out = big_out.narrow(1, 4, 20);  // row stride 64
-  gemm_packed(a, PackedMatrix(b), out, false);
-  expect_product(out, a, b, std::vector<double>(9 * 20), "strided a and out");
-  // The columns around the window are untouched.
-  const Tensor outside = big_out.narrow(1, 24, 40);
-  CHECK(values_of(outside) == std::vector<double>(9 * 40, 0.0));
-  CHECK(values_of(big_out.narrow(1, 0, 4)) == std::vector<double>(9 * 4, 0.0));
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    Generator gen(8);
+    const Tensor big_a = randn({9, 50}, kFloat32, &gen), b = randn({30, 20}, kFloat32, &gen);
+    const Tensor a = big_a.narrow(1, 5, 30);  // [9, 30], row stride 50
+    const Tensor big_out = zeros({9, 64}), out = big_out.narrow(1, 4, 20);  // row stride 64
+    gemm_packed(a, PackedMatrix(b), out, false);
+    expect_product(out, a, b, std::vector<double>(9 * 20), "strided a and out");
+    // The columns around the window are untouched.
+    const Tensor outside = big_out.narrow(1, 24, 40);
+    CHECK(values_of(outside) == std::vector<double>(9 * 40, 0.0));
+    CHECK(values_of(big_out.narrow(1, 0, 4)) == std::vector<double>(9 * 4, 0.0));
+  }
+}
+
+TEST_CASE("packed gemm: a transposed left operand (the weight gradients' a^T @ b)") {
+  Generator gen(23);
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    for (std::int64_t M : {5, 64, 130}) {
+      const Tensor stored = randn({70, M}, kFloat32, &gen), b = randn({70, 33}, kFloat32, &gen);
+      const Tensor a = stored.t();  // [M, 70], strides (1, M)
+      Tensor out = Tensor::empty({M, 33});
+      gemm_packed(a, PackedMatrix(b), out, false);
+      expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(M * 33)),
+                     fmt::format("a^T, M={}", M));
+    }
+  }
 }
 
 TEST_CASE("packed gemm: split over 2 and 3 threads gives the same bits as one") {
   if (!packed_gemm_available()) return;
-  Generator gen(9);
-  for (std::int64_t M : {64, 250}) {  // split by panels; by row blocks and panels
-    const Tensor a = randn({M, 96}, kFloat32, &gen), w = randn({200, 96}, kFloat32, &gen);
-    const PackedMatrix p(w.t());
-    Tensor serial = Tensor::empty({M, 200});
-    gemm_packed(a, p, serial, false);
-    expect_product(serial, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * 200)),
-                   "serial");
-    for (int n : {2, 3}) {
-      Threads threads(n);
-      Tensor split = Tensor::empty({M, 200});
-      gemm_packed(a, p, split, false, true);
-      CHECK_MESSAGE(values_of(split) == values_of(serial), M << " rows, " << n << " threads");
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    Generator gen(9);
+    for (std::int64_t M : {64, 250}) {  // split by panels; by row blocks and panels
+      const Tensor a = randn({M, 96}, kFloat32, &gen), w = randn({200, 96}, kFloat32, &gen);
+      const PackedMatrix p(w.t());
+      Tensor serial = Tensor::empty({M, 200});
+      gemm_packed(a, p, serial, false);
+      expect_product(serial, a, w.t(), std::vector<double>(static_cast<std::size_t>(M * 200)),
+                     "serial");
+      for (int n : {2, 3}) {
+        Threads threads(n);
+        Tensor split = Tensor::empty({M, 200});
+        gemm_packed(a, p, split, false, true);
+        CHECK_MESSAGE(values_of(split) == values_of(serial), M << " rows, " << n << " threads");
+      }
     }
   }
 }
 
 TEST_CASE("packing a large matrix split over threads gives the same panels as one thread") {
+  if (!packed_gemm_available()) return;  // SEQGRAD_CPU=generic: OpenBLAS does every product
   // 520 x 515 = 267,800 values: above the split threshold (2^18), with a partial last panel.
   Generator gen(10);
   const Tensor w = randn({520, 515}, kFloat32, &gen);
@@ -188,7 +231,10 @@ TEST_CASE("packed gemm: errors name the operation and the shapes") {
   Tensor out = Tensor::empty({2, 5});
   CHECK_THROWS_WITH_AS(gemm_packed(randn({2, 3}), p, out, false),
                        "gemm_packed: shapes [2, 3] @ [4, 5] -> [2, 5] do not match", Error);
-  CHECK_THROWS_AS(gemm_packed(randn({4, 2}).t(), p, out, false), Error);  // a not row-major
+  Tensor strided_out = Tensor::empty({5, 2}).t();  // [2, 5] with column stride 2
+  CHECK_THROWS_WITH_AS(gemm_packed(randn({2, 4}), p, strided_out, false),
+                       "gemm_packed: out needs unit stride along its last dim, got strides [1, 2]",
+                       Error);
 }
 
 TEST_CASE("packing scope: gemm inside equals gemm outside, with and without accumulation") {
@@ -271,6 +317,7 @@ TEST_CASE("packing scope: a weight kept across many other operands, then changed
 }
 
 TEST_CASE("packing scope: keep() packs a weight before its first use, and sees later writes") {
+  if (!packed_gemm_available()) return;  // SEQGRAD_CPU=generic: OpenBLAS does every product
   Generator gen(20);
   const Tensor x = randn({7, 12}, kFloat32, &gen), w = randn({9, 12}, kFloat32, &gen);
   const GemmPackingScope packing;
@@ -373,6 +420,7 @@ TEST_CASE("packing scope: nested scopes share the cache, and a new scope starts 
 }
 
 TEST_CASE("packing scope: split over threads inside a scope equals the serial product") {
+  if (!packed_gemm_available()) return;  // SEQGRAD_CPU=generic: OpenBLAS does every product
   Generator gen(15);
   const Tensor x = randn({64, 128}, kFloat32, &gen), w = randn({256, 128}, kFloat32, &gen);
   const GemmPackingScope packing;
