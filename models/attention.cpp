@@ -175,3 +175,30 @@ Tensor Attention::decode_step_attention(DecoderState& state, const Tensor& y,
 }
 
 }  // namespace seqgrad::models
+
+namespace seqgrad::models {
+
+// Forward + backward = 3x forward, 2 FLOPs per multiply-add, real tokens only. Per source token:
+// both encoder directions and the keys U_k h_j (A x 2H); per sequence s_0 (H x H); per target
+// token the decoder GRU, the query W_q s (A x H), the output layer, and the attention read over
+// the sequence's S real source tokens: the scores v^T tanh(q + k_j) (A per token) and the context
+// sum_j alpha_j h_j (2H per token). 0 for the cnn encoder (not counted).
+double Attention::training_gemm_flops(const data::Batch& b) const {
+  if (!encoder) return 0;
+  const auto numel = [](const std::shared_ptr<nn::Linear>& l) {
+    return static_cast<double>(l->weight.numel());
+  };
+  const double H = static_cast<double>(config_.hidden);
+  const double A = static_cast<double>(config_.attention > 0 ? config_.attention : config_.hidden);
+  const std::vector<std::int64_t> tgt = target_lengths(b.gold);
+  double macs = 0;
+  for (std::size_t r = 0; r < tgt.size(); ++r) {
+    const double S = static_cast<double>(b.src_len[r]), T = static_cast<double>(tgt[r]);
+    macs += S * (recurrent_macs_per_token(*encoder) + numel(attn_key)) + numel(init);
+    macs += T * (recurrent_macs_per_token(*decoder) + numel(attn_query) + numel(output) +
+                 S * (A + 2 * H));
+  }
+  return 3 * 2 * macs;
+}
+
+}  // namespace seqgrad::models

@@ -40,6 +40,7 @@ class Attention : public EncoderDecoder {
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
   LengthLimits length_limits() const override;
+  double training_gemm_flops(const data::Batch& batch) const override;
   AttentionLayout attention_layout() const override { return {1, 1}; }
   Tensor decode_step_attention(DecoderState& state, const Tensor& y, const AttentionChoice& which,
                                Tensor& weights) override;

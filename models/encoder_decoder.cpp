@@ -177,3 +177,25 @@ std::vector<std::vector<std::int64_t>> beam_search(EncoderDecoder& model, const 
 }
 
 }  // namespace seqgrad::models
+
+namespace seqgrad::models {
+
+double recurrent_macs_per_token(const nn::Module& m) {
+  double macs = 0;
+  for (const auto& [name, p] : m.named_parameters())
+    if (name.rfind("weight_ih", 0) == 0 || name.rfind("weight_hh", 0) == 0)
+      macs += static_cast<double>(p.numel());
+  return macs;
+}
+
+std::vector<std::int64_t> target_lengths(const Tensor& gold) {
+  const Tensor g = gold.contiguous();
+  const std::int64_t B = g.size(0), T = g.size(1);
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(B), 0);
+  for (std::int64_t r = 0; r < B; ++r)
+    for (std::int64_t t = 0; t < T; ++t)
+      lengths[static_cast<std::size_t>(r)] += g.data<std::int64_t>()[r * T + t] != data::kPad;
+  return lengths;
+}
+
+}  // namespace seqgrad::models

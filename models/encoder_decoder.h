@@ -101,4 +101,11 @@ struct TargetPositions {
 };
 TargetPositions target_positions(const Tensor& gold);
 
+// The multiply-adds per token of a recurrent module (nn::Recurrent, nn::GRUCell): the values of
+// its weight_ih* and weight_hh* matrices, every layer and direction (one multiply-add each).
+double recurrent_macs_per_token(const nn::Module& m);
+
+// Target tokens of each row of `gold` (EOS included, PAD excluded).
+std::vector<std::int64_t> target_lengths(const Tensor& gold);
+
 }  // namespace seqgrad::models

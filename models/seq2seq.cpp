@@ -146,3 +146,22 @@ Tensor Seq2Seq::decode_step(DecoderState& state, const Tensor& y) {
 }
 
 }  // namespace seqgrad::models
+
+namespace seqgrad::models {
+
+// Forward + backward = 3x forward, 2 FLOPs per multiply-add, real tokens only (the recurrent
+// kernels skip padding): per source token the encoder's input and recurrent products of every
+// layer; per target token the decoder's and the output layer's HV. 0 for the cnn encoder (not
+// counted).
+double Seq2Seq::training_gemm_flops(const data::Batch& b) const {
+  if (!encoder) return 0;
+  double src_tokens = 0;
+  for (const std::int64_t n : b.src_len) src_tokens += static_cast<double>(n);
+  const double tgt_tokens = static_cast<double>(b.target_tokens);
+  const double macs = src_tokens * recurrent_macs_per_token(*encoder) +
+                      tgt_tokens * (recurrent_macs_per_token(*decoder) +
+                                    static_cast<double>(output->weight.numel()));
+  return 3 * 2 * macs;
+}
+
+}  // namespace seqgrad::models

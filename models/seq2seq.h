@@ -37,6 +37,7 @@ class Seq2Seq : public EncoderDecoder {
   DecoderState start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_len) override;
   Tensor decode_step(DecoderState& state, const Tensor& y) override;
   LengthLimits length_limits() const override;
+  double training_gemm_flops(const data::Batch& batch) const override;
   const Seq2SeqConfig& config() const { return config_; }
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;

@@ -60,6 +60,8 @@ struct DecoderKernel {
   Tensor gx_e, keys, gx, Y;  // forward: [T, B, 3H], [B, S, A], one step's [B, 3H], the output
   Tensor dY, DQG, DGX, dkeys, dvalues, dv_parts, dc;  // backward (see the top of the file)
 
+  // A step's attention backward sums over all rows (dv_parts): one range, split per step instead.
+  static constexpr bool kSplitsBySequence = false;
   int stages() const { return 1; }
   // q_t and gh_t, the attention read c_t, and gx_t = gx_e_t + c_t W_c^T.
   template <class T>
@@ -72,7 +74,7 @@ struct DecoderKernel {
     gx.copy_(gx_e.select(0, t));
     gemm(C.select(0, t), w_c.t(), gx, 1.0, 1.0);
   }
-  void products(std::int64_t t, std::int64_t, int) {
+  void products(std::int64_t t, std::int64_t, std::int64_t, int) {
     dispatch_floating(S.dtype(), "attention_gru_decoder",
                       [&]<class T>() { forward_products<T>(t); });
   }
@@ -105,7 +107,8 @@ struct DecoderKernel {
                                   dvalues.data<T>(), dv_parts.data<T>());
     gemm(DQG.select(0, t), w_qh, ds_prev, 1.0, 1.0);
   }
-  void backward_products(std::int64_t t, std::int64_t, int, const std::vector<Tensor>& d_prev) {
+  void backward_products(std::int64_t t, std::int64_t, std::int64_t, int,
+                         const std::vector<Tensor>& d_prev) {
     dispatch_floating(S.dtype(), "attention_gru_decoder",
                       [&]<class T>() { step_backward_products<T>(t, d_prev[0]); });
   }
@@ -178,10 +181,7 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
   const Tensor Y = k.Y = Tensor::empty({T, B, H + D}, dt);
   k.S.select(0, 0).copy_(s0.value());
   dispatch_floating(dt, "attention_gru_decoder", [&]<class T>() {
-    const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
-    packing.keep(k.w_qh.t());
-    packing.keep(k.w_c.t());
-    detail::recurrence_forward<T>(k.r, k, {k.S}, {});
+    detail::recurrence_forward<T>(k.r, k, {k.S}, {}, {k.w_qh.t(), k.w_c.t()});
   });
   k.gx_e = k.keys = k.gx = k.Y = Tensor();
 
@@ -198,10 +198,7 @@ Variable attention_gru_decoder(const Variable& gx_e, const Variable& s0, const V
     k.dc = Tensor::empty({B, k.n.att.D}, dt);
     Tensor ds0;
     dispatch_floating(dt, "attention_gru_decoder", [&]<class T>() {
-      const GemmPackingScope packing;
-      packing.keep(k.w_qh);
-      packing.keep(k.w_c);
-      ds0 = detail::recurrence_backward<T>(k.r, k, {zeros({B, H}, dt)}, {})[0];
+      ds0 = detail::recurrence_backward<T>(k.r, k, {zeros({B, H}, dt)}, {}, {k.w_qh, k.w_c})[0];
     });
     const Tensor dqg_rows = detail::step_rows(k.DQG);
     if (dx.needed(2) || dx.needed(7)) {

@@ -33,16 +33,18 @@ struct GruKernel : detail::LayerKernel {
   Tensor RH;         // [T, B, H] r h (Before only: the operand of the second GEMM)
   Tensor dRH;        // backward, Before: dL/d(r h) of one step [B, H]
 
+  static constexpr bool kSplitsBySequence = true;
   int stages() const { return reset == GruReset::After ? 1 : 2; }
 
-  void products(std::int64_t i, std::int64_t live, int stage) {
-    const Tensor gh = GH.select(0, i).narrow(0, 0, live);
+  void products(std::int64_t i, std::int64_t first, std::int64_t last, int stage) {
+    const std::int64_t rows = last - first;
+    const Tensor gh = GH.select(0, i).narrow(0, first, rows);
     if (reset == GruReset::After)
-      gemm(S.select(0, i).narrow(0, 0, live), w.t(), gh);
+      gemm(S.select(0, i).narrow(0, first, rows), w.t(), gh);
     else if (stage == 0)
-      gemm(S.select(0, i).narrow(0, 0, live), w_rz.t(), gh.narrow(1, 0, 2 * r.H));
+      gemm(S.select(0, i).narrow(0, first, rows), w_rz.t(), gh.narrow(1, 0, 2 * r.H));
     else
-      gemm(RH.select(0, i).narrow(0, 0, live), w_n.t(), gh.narrow(1, 2 * r.H, r.H));
+      gemm(RH.select(0, i).narrow(0, first, rows), w_n.t(), gh.narrow(1, 2 * r.H, r.H));
   }
   template <class T>
   void row(std::int64_t i, std::int64_t k, int stage) {
@@ -104,13 +106,15 @@ struct GruKernel : detail::LayerKernel {
       dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
     }
   }
-  void backward_products(std::int64_t i, std::int64_t live, int stage,
+  void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int stage,
                          const std::vector<Tensor>& d_prev) {
-    const Tensor dgh = dG.select(0, i).narrow(0, 0, live), dprev = d_prev[0].narrow(0, 0, live);
+    const std::int64_t rows = last - first;
+    const Tensor dgh = dG.select(0, i).narrow(0, first, rows);
+    const Tensor dprev = d_prev[0].narrow(0, first, rows);
     if (reset == GruReset::After)
       gemm(dgh, w, dprev, 1.0, 1.0);
     else if (stage == 1)
-      gemm(dgh.narrow(1, 2 * r.H, r.H), w_n, dRH.narrow(0, 0, live));
+      gemm(dgh.narrow(1, 2 * r.H, r.H), w_n, dRH.narrow(0, first, rows));
     else
       gemm(dgh.narrow(1, 0, 2 * r.H), w_rz, dprev, 1.0, 1.0);
   }
@@ -136,14 +140,9 @@ SequenceResult gru_sequence(const Variable& gx, const Variable& h0, const Variab
   if (before) dead.push_back({k.RH, false});
   dispatch_floating(dt, "gru_sequence", [&]<class T>() {
     detail::sort_into<T>(r, h0.value(), k.S.select(0, 0));
-    const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
-    if (before) {
-      packing.keep(k.w_rz.t());
-      packing.keep(k.w_n.t());
-    } else {
-      packing.keep(k.w.t());
-    }
-    detail::recurrence_forward<T>(r, k, {k.S}, dead);
+    const std::vector<Tensor> weights =
+        before ? std::vector<Tensor>{k.w_rz.t(), k.w_n.t()} : std::vector<Tensor>{k.w.t()};
+    detail::recurrence_forward<T>(r, k, {k.S}, dead, weights);
     detail::unsort_rows(r, k.S.select(0, r.T).data<T>(), block.select(0, r.T).data<T>(), r.H);
   });
   const std::vector<Tensor> outputs = k.finish_forward(block);
@@ -156,15 +155,10 @@ SequenceResult gru_sequence(const Variable& gx, const Variable& h0, const Variab
     if (before) k.dRH = Tensor::empty({r.B, r.H}, k.dY.dtype());
     Tensor dh0;
     dispatch_floating(k.dY.dtype(), "gru_sequence", [&]<class T>() {
-      const GemmPackingScope packing;
-      if (before) {
-        packing.keep(k.w_rz);
-        packing.keep(k.w_n);
-      } else {
-        packing.keep(k.w);
-      }
+      const std::vector<Tensor> weights =
+          before ? std::vector<Tensor>{k.w_rz, k.w_n} : std::vector<Tensor>{k.w};
       const auto d0 = detail::recurrence_backward<T>(r, k, {detail::sorted_copy<T>(r, gys[1])},
-                                                     {{k.dGX, true}, {k.dG, false}});
+                                                     {{k.dGX, true}, {k.dG, false}}, weights);
       dh0 = detail::unsorted_copy<T>(r, d0[0]);
     });
     if (dx.needed(2)) {

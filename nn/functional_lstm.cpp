@@ -24,10 +24,12 @@ struct LstmKernel : detail::LayerKernel {
   Tensor C;  // [T+1, B, H] c before step i, rows sorted
   Tensor A;  // [T, B, 4H] i, f, g, o by step, rows sorted
 
+  static constexpr bool kSplitsBySequence = true;
   int stages() const { return 1; }
   // h W_hh^T for the running sequences, activated in place below.
-  void products(std::int64_t i, std::int64_t live, int) {
-    gemm(S.select(0, i).narrow(0, 0, live), w.t(), A.select(0, i).narrow(0, 0, live));
+  void products(std::int64_t i, std::int64_t first, std::int64_t last, int) {
+    gemm(S.select(0, i).narrow(0, first, last - first), w.t(),
+         A.select(0, i).narrow(0, first, last - first));
   }
   template <class T>
   void row(std::int64_t i, std::int64_t k, int) {
@@ -80,9 +82,10 @@ struct LstmKernel : detail::LayerKernel {
     }
     std::copy_n(dg, 4 * H, row_of<T>(dGX, t, b));
   }
-  void backward_products(std::int64_t i, std::int64_t live, int,
+  void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int,
                          const std::vector<Tensor>& d_prev) {
-    gemm(dG.select(0, i).narrow(0, 0, live), w, d_prev[0].narrow(0, 0, live), 1.0, 1.0);
+    gemm(dG.select(0, i).narrow(0, first, last - first), w,
+         d_prev[0].narrow(0, first, last - first), 1.0, 1.0);
   }
 };
 
@@ -103,9 +106,7 @@ SequenceResult lstm_sequence(const Variable& gx, const Variable& h0, const Varia
   dispatch_floating(gx.dtype(), "lstm_sequence", [&]<class T>() {
     detail::sort_into<T>(r, h0.value(), k.S.select(0, 0));
     detail::sort_into<T>(r, c0.value(), k.C.select(0, 0));
-    const GemmPackingScope packing;
-    packing.keep(k.w.t());  // every step multiplies by the same weight: pack it once
-    detail::recurrence_forward<T>(r, k, {k.S, k.C}, {{k.Y, true}, {k.A, false}});
+    detail::recurrence_forward<T>(r, k, {k.S, k.C}, {{k.Y, true}, {k.A, false}}, {k.w.t()});
     detail::unsort_rows(r, k.S.select(0, r.T).data<T>(), block.select(0, r.T).data<T>(), r.H);
     detail::unsort_rows(r, k.C.select(0, r.T).data<T>(), block.select(0, r.T + 1).data<T>(), r.H);
   });
@@ -117,11 +118,9 @@ SequenceResult lstm_sequence(const Variable& gx, const Variable& h0, const Varia
     k.start_backward(gys[0]);
     std::vector<Tensor> d0;
     dispatch_floating(k.dY.dtype(), "lstm_sequence", [&]<class T>() {
-      const GemmPackingScope packing;
-      packing.keep(k.w);
       d0 = detail::recurrence_backward<T>(
           r, k, {detail::sorted_copy<T>(r, gys[1]), detail::sorted_copy<T>(r, gys[2])},
-          {{k.dGX, true}, {k.dG, false}});
+          {{k.dGX, true}, {k.dG, false}}, {k.w});
       d0 = {detail::unsorted_copy<T>(r, d0[0]), detail::unsorted_copy<T>(r, d0[1])};
     });
     if (dx.needed(3))

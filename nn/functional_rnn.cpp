@@ -21,10 +21,12 @@ struct RnnKernel : detail::LayerKernel {
   explicit RnnKernel(RnnActivation activation) : act(activation) {}
   RnnActivation act;
 
+  static constexpr bool kSplitsBySequence = true;
   int stages() const { return 1; }
   // h W_hh^T for the running sequences, into the next state's rows, activated in place below.
-  void products(std::int64_t i, std::int64_t live, int) {
-    gemm(S.select(0, i).narrow(0, 0, live), w.t(), S.select(0, i + 1).narrow(0, 0, live));
+  void products(std::int64_t i, std::int64_t first, std::int64_t last, int) {
+    gemm(S.select(0, i).narrow(0, first, last - first), w.t(),
+         S.select(0, i + 1).narrow(0, first, last - first));
   }
   template <class T>
   void row(std::int64_t i, std::int64_t k, int) {
@@ -61,9 +63,10 @@ struct RnnKernel : detail::LayerKernel {
       dp[j] = T(0);
     }
   }
-  void backward_products(std::int64_t i, std::int64_t live, int,
+  void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int,
                          const std::vector<Tensor>& d_prev) {
-    gemm(dG.select(0, i).narrow(0, 0, live), w, d_prev[0].narrow(0, 0, live), 1.0, 1.0);
+    gemm(dG.select(0, i).narrow(0, first, last - first), w,
+         d_prev[0].narrow(0, first, last - first), 1.0, 1.0);
   }
 };
 
@@ -79,9 +82,7 @@ SequenceResult rnn_sequence(const Variable& gx, const Variable& h0, const Variab
   RnnKernel& k = *kernel;
   dispatch_floating(gx.dtype(), "rnn_sequence", [&]<class T>() {
     detail::sort_into<T>(r, h0.value(), k.S.select(0, 0));
-    const GemmPackingScope packing;
-    packing.keep(k.w.t());  // every step multiplies by the same weight: pack it once
-    detail::recurrence_forward<T>(r, k, {k.S}, {{k.Y, true}});
+    detail::recurrence_forward<T>(r, k, {k.S}, {{k.Y, true}}, {k.w.t()});
     detail::unsort_rows(r, k.S.select(0, r.T).data<T>(), block.select(0, r.T).data<T>(), r.H);
   });
   const std::vector<Tensor> outputs = k.finish_forward(block);
@@ -92,10 +93,8 @@ SequenceResult rnn_sequence(const Variable& gx, const Variable& h0, const Variab
     k.start_backward(gys[0]);
     Tensor dh0;
     dispatch_floating(k.dY.dtype(), "rnn_sequence", [&]<class T>() {
-      const GemmPackingScope packing;
-      packing.keep(k.w);
       const auto d0 = detail::recurrence_backward<T>(r, k, {detail::sorted_copy<T>(r, gys[1])},
-                                                     {{k.dGX, true}, {k.dG, false}});
+                                                     {{k.dGX, true}, {k.dG, false}}, {k.w});
       dh0 = detail::unsorted_copy<T>(r, d0[0]);
     });
     if (dx.needed(2))

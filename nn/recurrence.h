@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "tensor/linalg.h"
 #include "tensor/parallel.h"
 #include "tensor/vecmath.h"
 
@@ -71,18 +72,64 @@ void sort_rows(const Recurrence& r, const T* src, T* dst, std::int64_t width) {
     std::copy_n(src + r.row(k) * width, width, dst + k * width);
 }
 
-// Calls f(first, last) over the rows [0, rows) of one step's elementwise work, split between
+// Calls f(first, last) over the rows [first, last) of one step's elementwise work, split between
 // seqgrad's threads when there is enough of it to pay for waking a worker (about 32K values):
 // with two threads the GEMMs run split and a serial gate loop would leave one core idle while
 // it runs. Rows are independent, so the result does not depend on the split.
 inline constexpr std::int64_t kRowsSplitValues = 32768;
 template <class F>
-void for_rows(std::int64_t rows, std::int64_t values_per_row, F&& f) {
+void for_rows(std::int64_t first, std::int64_t last, std::int64_t values_per_row, F&& f) {
+  const std::int64_t rows = last - first;
   if (intra_op_threads() > 1 && rows * values_per_row >= kRowsSplitValues &&
       !seqgrad::detail::inside_parallel_body())  // the pool is busy running the caller's chunks
-    parallel_for(rows, f);
+    parallel_for(rows, [&](std::int64_t a, std::int64_t b) { f(first + a, first + b); });
   else if (rows > 0)
-    f(std::int64_t{0}, rows);
+    f(first, last);
+}
+
+// How a pass over the sequence is split between threads: by sequences. Each thread runs every
+// step of its own rows (a contiguous range of the sorted batch) with its own GEMMs on the shared
+// packed weights, so the threads meet once per pass instead of two or three times per step (at
+// hidden 256 a step's product takes ~40 us per thread against a wake-up of several us, and the
+// gate math between products was a second meeting). Rows are cut so that each range holds about
+// the same number of live (step, sequence) pairs: the sorted batch puts the long sequences first.
+// Each row's arithmetic is the same whichever range it is in (the kernels compute each row of a
+// product alone), so the result does not depend on the thread count. Below kMinSplitRows rows per
+// thread the split is not worth it and each step is split instead (for_rows, the GEMMs).
+inline constexpr std::int64_t kMinSplitRows = 8;
+inline std::vector<std::int64_t> sequence_split(const Recurrence& r) {
+  const std::int64_t threads = seqgrad::detail::inside_parallel_body() ? 1 : intra_op_threads();
+  const std::int64_t parts = std::min<std::int64_t>(threads, r.B / kMinSplitRows);
+  std::vector<std::int64_t> bounds{0};
+  if (parts <= 1 || r.T < 2) {
+    bounds.push_back(r.B);
+    return bounds;
+  }
+  std::int64_t total = 0;
+  for (std::int64_t k = 0; k < r.B; ++k) total += std::max<std::int64_t>(r.lengths[r.row(k)], 1);
+  std::int64_t seen = 0;
+  for (std::int64_t k = 0; k < r.B && static_cast<std::int64_t>(bounds.size()) < parts; ++k) {
+    seen += std::max<std::int64_t>(r.lengths[r.row(k)], 1);
+    if (seen * parts >= total * static_cast<std::int64_t>(bounds.size())) bounds.push_back(k + 1);
+  }
+  bounds.push_back(r.B);
+  return bounds;
+}
+
+// Runs pass(first, last) over the row ranges of sequence_split, one per thread. Each thread opens
+// its own GemmPackingScope with `weights` (the right operands of the step products) kept: a scope
+// is per thread, and the products of every range must take the same path.
+template <class F>
+void for_sequences(const Recurrence& r, const std::vector<Tensor>& weights, F&& pass) {
+  const std::vector<std::int64_t> bounds = sequence_split(r);
+  const std::int64_t parts = static_cast<std::int64_t>(bounds.size()) - 1;
+  if (parts == 1) return pass(std::int64_t{0}, r.B);
+  parallel_for_chunks(parts, [&](int, std::int64_t c0, std::int64_t c1) {
+    const GemmPackingScope packing;
+    for (const Tensor& w : weights) packing.keep(w);
+    for (std::int64_t c = c0; c < c1; ++c)
+      pass(bounds[static_cast<std::size_t>(c)], bounds[static_cast<std::size_t>(c) + 1]);
+  });
 }
 
 // A per-step buffer [T, B, width] and how its rows are addressed: by time and the caller's
@@ -131,33 +178,45 @@ T* row_of(const Tensor& x, std::int64_t i, std::int64_t k) {
 // row i the state before step i (rows sorted; row 0 filled by the caller). Each step i runs the
 // kernel's stages in order; a stage is the step's products over its live rows, then the gate math
 // of each row:
-//   kernel.stages()                        how many (Cho's reset-before GRU: 2; the rest: 1)
-//   kernel.products(i, live, stage)        GEMMs on rows [0, live) of step i
-//   kernel.template row<T>(i, k, stage)    the gate math of live row k: reads state row i, writes
-//                                          state row i + 1, the outputs and what it saves
+//   kernel.stages()                          how many (Cho's reset-before GRU: 2; the rest: 1)
+//   kernel.products(i, first, last, stage)   GEMMs on the live rows [first, last) of step i
+//   kernel.template row<T>(i, k, stage)      the gate math of live row k: reads state row i,
+//                                            writes state row i + 1, the outputs and what it saves
+//   Kernel::kSplitsBySequence                whether products and rows touch only their own rows
+//                                            (then the pass is split by sequences, for_sequences)
 // A row past its sequence's end (padding) is the loop's business, in stage 0: its state is
 // carried over and its row of every buffer in `zero_when_dead` is zero (outputs are zero there).
+// `weights`: the right operands of the step products, packed once per pass (and thread).
 template <class T, class Kernel>
 void recurrence_forward(const Recurrence& r, Kernel& kernel, const std::vector<Tensor>& states,
-                        const std::vector<StepRows>& zero_when_dead) {
-  for (std::int64_t i = 0; i < r.T; ++i) {
-    const std::int64_t live = r.live_rows(r.time(i));
-    for (int stage = 0; stage < kernel.stages(); ++stage) {
-      if (live > 0) kernel.products(i, live, stage);
-      for_rows(stage == 0 ? r.B : live, r.G * r.H, [&](std::int64_t first, std::int64_t last) {
-        for (std::int64_t k = first; k < last; ++k) {
-          if (k < live) {
-            kernel.template row<T>(i, k, stage);
-            continue;
+                        const std::vector<StepRows>& zero_when_dead,
+                        const std::vector<Tensor>& weights) {
+  const GemmPackingScope packing;  // every step multiplies by the same weights: pack them once
+  for (const Tensor& w : weights) packing.keep(w);
+  const auto pass = [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t i = 0; i < r.T; ++i) {
+      const std::int64_t live = std::clamp(r.live_rows(r.time(i)), first, last);
+      for (int stage = 0; stage < kernel.stages(); ++stage) {
+        if (live > first) kernel.products(i, first, live, stage);
+        for_rows(first, stage == 0 ? last : live, r.G * r.H, [&](std::int64_t a, std::int64_t b) {
+          for (std::int64_t k = a; k < b; ++k) {
+            if (k < live) {
+              kernel.template row<T>(i, k, stage);
+              continue;
+            }
+            for (const Tensor& s : states)
+              std::copy_n(row_of<T>(s, i, k), r.H, row_of<T>(s, i + 1, k));
+            for (const StepRows& z : zero_when_dead)
+              std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
           }
-          for (const Tensor& s : states)
-            std::copy_n(row_of<T>(s, i, k), r.H, row_of<T>(s, i + 1, k));
-          for (const StepRows& z : zero_when_dead)
-            std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
-        }
-      });
+        });
+      }
     }
-  }
+  };
+  if constexpr (Kernel::kSplitsBySequence)
+    for_sequences(r, weights, pass);
+  else
+    pass(0, r.B);
 }
 
 // The backward loop, the forward's stages in reverse: for each step from the last, each stage
@@ -165,35 +224,48 @@ void recurrence_forward(const Recurrence& r, Kernel& kernel, const std::vector<T
 //   kernel.template backward_row<T>(i, k, stage, d, d_prev)   live row k: d holds the gradients
 //                          reaching the state after step i (rows [B, H] per part, sorted), and
 //                          the row writes d_prev's row k, the gradient reaching the state before
-//   kernel.backward_products(i, live, stage, d_prev)        GEMMs that add into d_prev
+//   kernel.backward_products(i, first, last, stage, d_prev)   GEMMs on the live rows
+//                          [first, last) that add into d_prev
 // A padding row passes its state gradient through and is zero in every `zero_when_dead` buffer.
 // `d` starts as the gradients of the final state; returned: those of the initial state (sorted).
+// Split by sequences as the forward is; `weights` as there.
 template <class T, class Kernel>
 std::vector<Tensor> recurrence_backward(const Recurrence& r, Kernel& kernel, std::vector<Tensor> d,
-                                        const std::vector<StepRows>& zero_when_dead) {
+                                        const std::vector<StepRows>& zero_when_dead,
+                                        const std::vector<Tensor>& weights) {
+  const GemmPackingScope packing;
+  for (const Tensor& w : weights) packing.keep(w);
   std::vector<Tensor> d_prev;
   for (const Tensor& x : d) d_prev.push_back(Tensor::empty(x.shape(), x.dtype()));
-  for (std::int64_t i = r.T - 1; i >= 0; --i) {
-    const std::int64_t live = r.live_rows(r.time(i));
-    for (int stage = kernel.stages() - 1; stage >= 0; --stage) {
-      const bool first_stage = stage == kernel.stages() - 1;  // the one that sees padding rows
-      for_rows(first_stage ? r.B : live, r.G * r.H, [&](std::int64_t first, std::int64_t last) {
-        for (std::int64_t k = first; k < last; ++k) {
-          if (k < live) {
-            kernel.template backward_row<T>(i, k, stage, d, d_prev);
-            continue;
+  const auto pass = [&](std::int64_t first, std::int64_t last) {
+    // This range's view of the two buffers, swapped after every step: the ranges swap in step.
+    std::vector<Tensor> dn = d, dp = d_prev;
+    for (std::int64_t i = r.T - 1; i >= 0; --i) {
+      const std::int64_t live = std::clamp(r.live_rows(r.time(i)), first, last);
+      for (int stage = kernel.stages() - 1; stage >= 0; --stage) {
+        const bool first_stage = stage == kernel.stages() - 1;  // the one that sees padding rows
+        for_rows(first, first_stage ? last : live, r.G * r.H, [&](std::int64_t a, std::int64_t b) {
+          for (std::int64_t k = a; k < b; ++k) {
+            if (k < live) {
+              kernel.template backward_row<T>(i, k, stage, dn, dp);
+              continue;
+            }
+            for (std::size_t p = 0; p < dn.size(); ++p)
+              std::copy_n(row_of<T>(dn[p], k), r.H, row_of<T>(dp[p], k));
+            for (const StepRows& z : zero_when_dead)
+              std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
           }
-          for (std::size_t p = 0; p < d.size(); ++p)
-            std::copy_n(row_of<T>(d[p], k), r.H, row_of<T>(d_prev[p], k));
-          for (const StepRows& z : zero_when_dead)
-            std::fill_n(z.at<T>(r, i, k), z.buffer.size(2), T(0));
-        }
-      });
-      if (live > 0) kernel.backward_products(i, live, stage, d_prev);
+        });
+        if (live > first) kernel.backward_products(i, first, live, stage, dp);
+      }
+      std::swap(dn, dp);
     }
-    std::swap(d, d_prev);
-  }
-  return d;
+  };
+  if constexpr (Kernel::kSplitsBySequence)
+    for_sequences(r, weights, pass);
+  else
+    pass(0, r.B);
+  return r.T % 2 == 0 ? d : d_prev;  // after T swaps
 }
 
 // What every layer kernel (rnn, lstm, gru) holds. A kernel is kept by its node's backward closure:

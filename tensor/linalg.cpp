@@ -58,6 +58,7 @@ struct PackingCache {
   std::array<OperandEntry, 32> entries;
   std::uint64_t clock = 0;  // counts lookups, for last_use
   int depth = 0;            // nested scopes alive
+  int in_body = 0;          // of which opened inside a chunk of a parallel loop
 };
 thread_local PackingCache packing_cache;
 
@@ -94,8 +95,14 @@ const PackedMatrix* packed_operand(const Tensor& b, bool keep_now = false) {
 // Whether gemm() takes the packed path: float32 inside a scope (and not inside a chunk of a
 // parallel loop, whose other chunks run on threads without the scope), a product gemm_packed
 // computes (alpha 1, beta 0 or 1) and a left operand it can read row by row.
+// A scope opened inside a chunk counts there: every chunk of the loop opens its own (the
+// recurrent kernels split by sequences do), so every chunk's products take the same path.
+bool scope_applies() {
+  return packing_cache.depth > 0 && (!detail::inside_parallel_body() || packing_cache.in_body > 0);
+}
+
 bool use_packed(const Tensor& a, double alpha, double beta) {
-  return packing_cache.depth > 0 && !detail::inside_parallel_body() && a.dtype() == kFloat32 &&
+  return scope_applies() && a.dtype() == kFloat32 &&
          packed_gemm_available() && alpha == 1.0 && (beta == 0.0 || beta == 1.0);
 }
 
@@ -142,8 +149,9 @@ void packed_product(const Tensor& a, const Tensor& b, const Tensor& out, bool ac
                     const Tensor& bias) {
   const std::int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   // Split between threads only when the product is worth waking a worker (~1 MFLOP and up); a
-  // gemm called from inside a parallel loop never gets here (use_packed).
-  const bool parallel = intra_op_threads() > 1 && 2.0 * M * N * K >= 1e6;
+  // product inside a parallel loop's chunk runs serially in that chunk.
+  const bool parallel =
+      intra_op_threads() > 1 && !detail::inside_parallel_body() && 2.0 * M * N * K >= 1e6;
   if (const PackedMatrix* kept = packed_operand(b))
     gemm_packed(a, *kept, out, accumulate, parallel, bias);  // bumps out's version
   else
@@ -152,8 +160,12 @@ void packed_product(const Tensor& a, const Tensor& b, const Tensor& out, bool ac
 
 }  // namespace
 
-GemmPackingScope::GemmPackingScope() { ++packing_cache.depth; }
+GemmPackingScope::GemmPackingScope() : in_body_(detail::inside_parallel_body()) {
+  ++packing_cache.depth;
+  packing_cache.in_body += in_body_;
+}
 GemmPackingScope::~GemmPackingScope() {
+  packing_cache.in_body -= in_body_;
   if (--packing_cache.depth == 0)
     for (OperandEntry& e : packing_cache.entries) e = OperandEntry{};
 }
@@ -161,7 +173,7 @@ GemmPackingScope::~GemmPackingScope() {
 void GemmPackingScope::keep(const Tensor& b) const {
   check(b.defined() && b.dim() == 2, "GemmPackingScope::keep: expects a 2-D right operand, got {}",
         b.defined() ? b.shape() : Dims{});
-  if (b.dtype() == kFloat32 && packed_gemm_available() && !detail::inside_parallel_body())
+  if (b.dtype() == kFloat32 && packed_gemm_available() && scope_applies())
     packed_operand(b, /*keep_now=*/true);
 }
 

@@ -26,7 +26,9 @@ void addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Tensor& o
 // (tensor/packed_gemm.h), and a right operand that comes back — the same storage, offset, shape
 // and strides — is packed once and reused for as long as its storage's version is unchanged. The
 // recurrent kernels open one per pass over a sequence, where every step multiplies by the same
-// weight; greedy decoding and beam search open one per run. With several threads the products are
+// weight; greedy decoding and beam search open one per run. Inside a chunk of a parallel loop a
+// scope applies only if the chunk opened one itself (each chunk packs on its own thread). With
+// several threads the products are
 // split by seqgrad's own worker pool, so that inside a scope OpenBLAS's threads (which spin for a
 // while after each call) are not woken. Scopes nest: the outermost owns the packed copies and
 // frees them when it ends; until then each copy holds a reference to its operand's storage, so
@@ -43,6 +45,9 @@ class GemmPackingScope {
   void keep(const Tensor& b) const;
   GemmPackingScope(const GemmPackingScope&) = delete;
   GemmPackingScope& operator=(const GemmPackingScope&) = delete;
+
+ private:
+  bool in_body_;  // opened inside a chunk of a parallel loop: it applies to that chunk's products
 };
 
 // Threads used by seqgrad's own parallel loops (tensor/parallel.h), which also split every large
