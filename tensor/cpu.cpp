@@ -88,14 +88,17 @@ std::vector<CpuPath> supported_cpu_paths() {
 }
 
 std::string cpu_model_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown CPU";
+  static const std::string name = [] {  // read once: /proc/cpuinfo is slow to generate
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("model name", 0) == 0) {
+        const auto colon = line.find(':');
+        if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+    return std::string("unknown CPU");
+  }();
+  return name;
 }
 
 std::string cpu_vector_features() {

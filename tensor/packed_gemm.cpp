@@ -130,9 +130,9 @@ void units_range(const Product& p, const KernelSet& ks, std::int64_t M, std::int
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
                  bool parallel, const Tensor& bias) {
   static_assert(PackedMatrix::kPanel == 16, "the micro-kernels hold a panel row in 16 floats");
-  check(packed_gemm_available(),
-        "gemm_packed: the packed kernel needs AVX2 + FMA (path: {}, CPU: {})",
-        cpu_path_name(cpu_path()), cpu_model_name());
+  if (!packed_gemm_available())  // (not a check(): its arguments would read /proc every call)
+    throw Error(fmt::format("gemm_packed: the packed kernel needs AVX2 + FMA (path: {}, CPU: {})",
+                            cpu_path_name(cpu_path()), cpu_model_name()));
   check(a.defined() && out.defined() && a.dim() == 2 && out.dim() == 2 && a.dtype() == kFloat32 &&
             out.dtype() == kFloat32,
         "gemm_packed: expects 2-D float32 a and out, got {} and {}",
