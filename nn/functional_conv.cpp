@@ -243,6 +243,8 @@ void conv_forward_grouped(const ConvGeometry& g, std::int64_t group, const Tenso
                           const Tensor& w2, const Tensor& b, const Tensor& y) {
   const std::int64_t OC = w2.size(0), K = w2.size(1), OHW = g.oh * g.ow;
   const std::int64_t in_sample = g.c * g.h * g.w, groups = (g.n + group - 1) / group;
+  const PackedRows w_rows =
+      std::is_same_v<T, float> && packed_gemm_available() ? PackedRows(w2) : PackedRows();
   parallel_for(groups, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t q = begin; q < end; ++q) {
       const std::int64_t n0 = q * group, cnt = std::min(group, g.n - n0), width = cnt * OHW;
@@ -250,7 +252,10 @@ void conv_forward_grouped(const ConvGeometry& g, std::int64_t group, const Tenso
       const Tensor out = Tensor::empty({OC, width}, xin.dtype());
       for (std::int64_t i = 0; i < cnt; ++i)
         im2col(xin.data<T>() + (n0 + i) * in_sample, cols.data<T>() + i * OHW, g, width);
-      product<T>(w2, cols, out, false);
+      if (w_rows.rows() > 0)
+        gemm_packed(w_rows, PackedMatrix(cols), out, false);
+      else
+        product<T>(w2, cols, out, false);
       const T* src = out.data<T>();
       for (std::int64_t i = 0; i < cnt; ++i)
         for (std::int64_t o = 0; o < OC; ++o) {
@@ -272,9 +277,13 @@ void conv_backward_grouped(const ConvGeometry& g, std::int64_t group, const Tens
                            std::vector<Tensor>& gb, const Tensor& gx, bool need_w, bool need_b) {
   const std::int64_t OC = gy.size(1), K = g.patch(), OHW = g.oh * g.ow;
   const std::int64_t in_sample = g.c * g.h * g.w, groups = (g.n + group - 1) / group;
+  const PackedRows wt_rows = gx.defined() && std::is_same_v<T, float> && packed_gemm_available()
+                                 ? PackedRows(wt)
+                                 : PackedRows();
   parallel_for_chunks(groups, [&](int chunk, std::int64_t begin, std::int64_t end) {
     const auto c = static_cast<std::size_t>(chunk);
-    if (need_w) gw[c] = Tensor::empty({OC, K}, gy.dtype());
+    // dW^T accumulated, as in conv2d's per-sample backward (the cols^T it packed are the larger).
+    const Tensor gwt = need_w ? Tensor::empty({K, OC}, gy.dtype()) : Tensor();
     if (need_b) gb[c] = zeros({OC}, gy.dtype());
     for (std::int64_t q = begin; q < end; ++q) {
       const std::int64_t n0 = q * group, cnt = std::min(group, g.n - n0), width = cnt * OHW;
@@ -287,7 +296,7 @@ void conv_backward_grouped(const ConvGeometry& g, std::int64_t group, const Tens
         const Tensor cols = Tensor::empty({K, width}, gy.dtype());
         for (std::int64_t i = 0; i < cnt; ++i)
           im2col(xin.data<T>() + (n0 + i) * in_sample, cols.data<T>() + i * OHW, g, width);
-        gemm(gy_g, cols.t(), gw[c], 1.0, q == begin ? 0.0 : 1.0);
+        gemm(cols, gy_g.t(), gwt, 1.0, q == begin ? 0.0 : 1.0);
       }
       if (need_b) {
         T* db = gb[c].data<T>();
@@ -295,7 +304,10 @@ void conv_backward_grouped(const ConvGeometry& g, std::int64_t group, const Tens
       }
       if (gx.defined()) {
         const Tensor dcols = Tensor::empty({K, width}, gy.dtype());
-        product<T>(wt, gy_g, dcols, false);
+        if (wt_rows.rows() > 0)
+          gemm_packed(wt_rows, PackedMatrix(gy_g), dcols, false);
+        else
+          product<T>(wt, gy_g, dcols, false);
         for (std::int64_t i = 0; i < cnt; ++i) {
           T* gx_n = gx.data<T>() + (n0 + i) * in_sample;
           std::fill_n(gx_n, in_sample, T(0));
@@ -303,6 +315,7 @@ void conv_backward_grouped(const ConvGeometry& g, std::int64_t group, const Tens
         }
       }
     }
+    if (need_w) gw[c] = gwt.t().contiguous();
   });
 }
 
@@ -346,9 +359,11 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
       conv_forward_grouped<T>(g, group, xin, w2, b, y);
       return;
     }
+    constexpr bool kFloat = std::is_same_v<T, float>;
+    const bool packed = kFloat && packed_gemm_available();
+    // W in the kernel's left-operand layout once for the batch, not once per sample.
+    const PackedRows w_rows = packed ? PackedRows(w2) : PackedRows();
     parallel_for(g.n, [&](std::int64_t begin, std::int64_t end) {
-      constexpr bool kFloat = std::is_same_v<T, float>;
-      const bool packed = kFloat && packed_gemm_available();
       PackedMatrix panels = packed ? PackedMatrix(K, OHW) : PackedMatrix();
       const Tensor cols = packed ? Tensor::empty({panels.panels() * PackedMatrix::kPanel}, kFloat32)
                                  : Tensor::empty({K, OHW}, x.dtype());
@@ -360,7 +375,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         if constexpr (kFloat) {
           if (packed) {
             im2col_panels(xin.data<float>() + n * in_sample, g, panels, cols.data<float>());
-            gemm_packed(w2, panels, y.select(0, n), b.defined());
+            gemm_packed(w_rows, panels, y.select(0, n), b.defined());
             continue;
           }
         }
@@ -388,9 +403,14 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         conv_backward_grouped<T>(g, group, xin, wt, gy, gw, gb, gx, need_w, need_b);
         return;
       }
+      constexpr bool kFloat = std::is_same_v<T, float>;
+      const PackedRows wt_rows =
+          need_x && kFloat && packed_gemm_available() ? PackedRows(wt) : PackedRows();
       parallel_for_chunks(g.n, [&](int chunk, std::int64_t begin, std::int64_t end) {
         const auto c = static_cast<std::size_t>(chunk);
-        if (need_w) gw[c] = Tensor::empty({OC, K}, gy.dtype());
+        // dW^T = sum_n cols_n @ gy_n^T, transposed into gw at the end: as dW = gy_n @ cols_n^T
+        // the kernel repacked each sample's [OHW, K] cols^T, four times the values of gy_n^T.
+        const Tensor gwt = need_w ? Tensor::empty({K, OC}, gy.dtype()) : Tensor();
         if (need_b) gb[c] = zeros({OC}, gy.dtype());
         const Tensor cols = need_w ? Tensor::empty({K, OHW}, gy.dtype()) : Tensor();
         const Tensor dcols = need_x ? Tensor::empty({K, OHW}, gy.dtype()) : Tensor();
@@ -398,7 +418,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
           const Tensor gy_n = gy.select(0, n);
           if (need_w) {
             im2col(xin.data<T>() + n * in_sample, cols.data<T>(), g);
-            gemm(gy_n, cols.t(), gw[c], 1.0, n == begin ? 0.0 : 1.0);
+            gemm(cols, gy_n.t(), gwt, 1.0, n == begin ? 0.0 : 1.0);
           }
           if (need_b) {
             T* db = gb[c].data<T>();
@@ -408,12 +428,16 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
             }
           }
           if (need_x) {
-            product<T>(wt, gy_n, dcols, false);
+            if (wt_rows.rows() > 0)
+              gemm_packed(wt_rows, PackedMatrix(gy_n), dcols, false);
+            else
+              product<T>(wt, gy_n, dcols, false);
             T* gx_n = gx.data<T>() + n * in_sample;
             std::fill_n(gx_n, in_sample, T(0));
             col2im(dcols.data<T>(), gx_n, g);
           }
         }
+        if (need_w) gw[c] = gwt.t().contiguous();
       });
     });
     for (std::size_t c = 1; c < gw.size(); ++c) {

@@ -24,7 +24,7 @@ Adagrad::Adagrad(std::vector<Variable> params, const AdagradOptions& options)
 void Adagrad::step() {
   const AdagradOptions& o = options_;
   const double lr = this->lr();
-  update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
+  update_each([&]<class T>(T* p, const T* g, std::int64_t n, const ParamSlice& s) {
     const double clr = lr / (1.0 + static_cast<double>(s.step - 1) * o.lr_decay);
     const T neg_clr = static_cast<T>(-clr), eps = static_cast<T>(o.eps);
     const T wd = static_cast<T>(o.weight_decay);

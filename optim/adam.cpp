@@ -50,7 +50,7 @@ void Adam::step() {
   // compiler) does not allow yet.
   const double beta1 = o.betas.first, beta2 = o.betas.second;
   const double lr = this->lr();
-  update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
+  update_each([&]<class T>(T* p, const T* g, std::int64_t n, const ParamSlice& s) {
     const double t = static_cast<double>(s.step);
     const T neg_step_size = static_cast<T>(-(lr / (1.0 - std::pow(beta1, t))));
     const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(beta2, t)));

@@ -3,12 +3,14 @@
 // and saves and restores that state by name, so a training run can stop and resume exactly.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "autograd/all.h"
+#include "tensor/parallel.h"
 
 namespace seqgrad::optim {
 
@@ -59,30 +61,60 @@ class Optimizer {
   Optimizer(std::string type_name, std::vector<Variable> params, double lr,
             std::vector<BufferSpec> buffers);
 
-  // Runs update(p, g, n, state) with raw pointers to the parameter's value and gradient (n
-  // elements of float or double) for each parameter with a gradient, under NoGradGuard. It counts
-  // the update in state.step first, bumps the parameter's version counter afterwards (the writes
-  // bypass Tensor's in-place ops) and counts the step() call.
+  // One parameter's elements [offset, offset + n) as an update sees them: its update count and its
+  // buffers, which buffer<T>(slice, k) returns from `offset` on.
+  struct ParamSlice {
+    std::int64_t step;
+    const std::vector<Tensor>* buffers;
+    std::int64_t offset;
+  };
+
+  // Runs update(p, g, n, slice) with raw pointers to a parameter's value and gradient (n elements
+  // of float or double, from slice.offset on) for each parameter with a gradient, under
+  // NoGradGuard. It counts the update in the parameter's step first, bumps its version counter
+  // afterwards (the writes bypass Tensor's in-place ops) and counts the step() call.
+  // Every update is elementwise, so with several threads the elements of all parameters together
+  // are cut into one contiguous range per thread (a parameter may be handed over in two slices):
+  // the result is the same bits for any thread count.
   template <class F>
   void update_each(F&& update) {
     NoGradGuard no_grad;
+    pending_.clear();
+    std::int64_t total = 0;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const Variable& p = params_[i];
       if (!p.grad().defined()) continue;
       ParamState& s = prepare(i);
       ++s.step;
-      const Tensor g = p.grad().contiguous();  // leaf gradients already are: no copy
-      dispatch_floating(p.dtype(), type_name_.c_str(),
-                        [&]<class T>() { update(p.value().data<T>(), g.data<T>(), p.numel(), s); });
-      p.value().bump_version();
+      // Leaf gradients already are contiguous: no copy.
+      pending_.push_back({i, total, p.grad().contiguous()});
+      total += p.numel();
     }
+    const auto run = [&](std::int64_t begin, std::int64_t end) {
+      for (const Pending& u : pending_) {
+        const Variable& p = params_[u.index];
+        const std::int64_t b = std::max(begin, u.start), e = std::min(end, u.start + p.numel());
+        if (b >= e) continue;
+        const ParamSlice slice{state_[u.index].step, &state_[u.index].buffers, b - u.start};
+        dispatch_floating(p.dtype(), type_name_.c_str(), [&]<class T>() {
+          update(p.value().data<T>() + slice.offset, u.grad.data<T>() + slice.offset, e - b, slice);
+        });
+      }
+    };
+    // Below ~64K values a worker's wake-up costs more than the loop.
+    if (total >= (std::int64_t{1} << 16))
+      parallel_for(total, run);
+    else
+      run(0, total);
+    for (const Pending& u : pending_) params_[u.index].value().bump_version();
+    pending_.clear();  // drops the gradients' handles (keeps the capacity)
     ++steps_;
   }
 
-  // Raw pointer to buffer `k` of a prepared state.
+  // Raw pointer to buffer `k` of a slice, at the slice's first element.
   template <class T>
-  static T* buffer(ParamState& s, std::size_t k) {
-    return s.buffers[k].data<T>();
+  static T* buffer(const ParamSlice& s, std::size_t k) {
+    return (*s.buffers)[k].data<T>() + s.offset;
   }
 
   // "SGD: invalid momentum -0.5, expected >= 0": the name of the optimiser, the option and value.
@@ -98,6 +130,13 @@ class Optimizer {
   double lr_;
   std::vector<BufferSpec> buffer_specs_;
   std::vector<ParamState> state_;
+  // The parameters of the current update_each: index, first element in the joint range, gradient.
+  struct Pending {
+    std::size_t index;
+    std::int64_t start;
+    Tensor grad;
+  };
+  std::vector<Pending> pending_;  // kept between steps: no allocation per step
   std::int64_t steps_ = 0;
 };
 

@@ -32,7 +32,7 @@ RMSprop::RMSprop(std::vector<Variable> params, const RMSpropOptions& options)
 void RMSprop::step() {
   const RMSpropOptions& o = options_;
   const double lr = this->lr();
-  update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
+  update_each([&]<class T>(T* p, const T* g, std::int64_t n, const ParamSlice& s) {
     const T alpha = static_cast<T>(o.alpha), c = static_cast<T>(1.0 - o.alpha);
     const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
     const T mu = static_cast<T>(o.momentum), neg_lr = static_cast<T>(-lr);

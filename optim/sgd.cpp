@@ -36,7 +36,7 @@ SGD::SGD(std::vector<Variable> params, const SGDOptions& options)
 void SGD::step() {
   const SGDOptions& o = options_;
   const double lr = this->lr();
-  update_each([&]<class T>(T* p, const T* g, std::int64_t n, ParamState& s) {
+  update_each([&]<class T>(T* p, const T* g, std::int64_t n, const ParamSlice& s) {
     const T wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
     const T keep = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-lr);
     const bool decay = o.weight_decay != 0.0, nesterov = o.nesterov;

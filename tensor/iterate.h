@@ -52,12 +52,27 @@ void for_each_row(const Dims& shape, Ptrs<N> ptrs, const std::array<Dims, N>& by
   const int inner = sh.size() - 1;
   Steps<N> inner_steps;
   for (std::size_t k = 0; k < N; ++k) inner_steps[k] = st[k][inner];
-  constexpr std::int64_t kParallelGrain = 1 << 17;  // elements; ~0.1 ms against ~30 us per thread
-  if (kSplitLongRow && inner == 0 && sh[0] >= 2 * kParallelGrain && intra_op_threads() > 1) {
+  // Elements per thread worth a split: a woken worker answers within microseconds (it spins
+  // before it sleeps, tensor/parallel.cpp), and a map over 32K floats takes about 10 us.
+  constexpr std::int64_t kParallelGrain = 1 << 15;
+  const bool split = kSplitLongRow && intra_op_threads() > 1 && sh.numel() >= 2 * kParallelGrain &&
+                     !inside_parallel_body();
+  if (split && inner == 0) {
     parallel_for(sh[0], [&](std::int64_t begin, std::int64_t end) {
       Ptrs<N> p = ptrs;
       for (std::size_t k = 0; k < N; ++k) p[k] += inner_steps[k] * begin;
       row(p, inner_steps, end - begin);
+    });
+    return;
+  }
+  if (split && inner == 1) {  // rows of a matrix (a broadcast bias, a strided view): split by row
+    parallel_for(sh[0], [&](std::int64_t begin, std::int64_t end) {
+      Ptrs<N> p = ptrs;
+      for (std::size_t k = 0; k < N; ++k) p[k] += st[k][0] * begin;
+      for (std::int64_t r = begin; r < end; ++r) {
+        row(p, inner_steps, sh[1]);
+        for (std::size_t k = 0; k < N; ++k) p[k] += st[k][0];
+      }
     });
     return;
   }

@@ -40,6 +40,23 @@ class PackedMatrix {
   std::int64_t rows_ = 0, cols_ = 0;
 };
 
+// A [M, K] (any strides) copied into the kernel's layout for the left operand: groups of 6 rows,
+// each stored k by k ([K][6]). gemm_packed copies a's rows so on every call; when one left operand
+// meets many right ones (a convolution's weight, once per sample) it is packed once here instead.
+class PackedRows {
+ public:
+  PackedRows() = default;
+  explicit PackedRows(const Tensor& a);  // float32, 2-D
+
+  std::int64_t rows() const { return rows_; }  // M
+  std::int64_t cols() const { return cols_; }  // K
+  const float* data() const { return data_.data<float>(); }
+
+ private:
+  Tensor data_;  // [ceil(M / 6) * 6 * K]
+  std::int64_t rows_ = 0, cols_ = 0;
+};
+
 // Whether the kernels run on this CPU: AVX2 + FMA at least (tensor/cpu.h; SEQGRAD_CPU=generic
 // turns them off). The AVX-512 kernel is taken where the CPU has it. Without them gemm() always
 // calls OpenBLAS.
@@ -51,6 +68,9 @@ bool packed_gemm_available();
 // accumulators start from it: no separate pass over out). With `parallel`, the work (blocks of
 // rows times column panels) is split between seqgrad's intra-op threads (tensor/parallel.h).
 void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
+                 bool parallel = false, const Tensor& bias = Tensor());
+// The same with a packed beforehand.
+void gemm_packed(const PackedRows& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
                  bool parallel = false, const Tensor& bias = Tensor());
 
 }  // namespace seqgrad

@@ -29,7 +29,8 @@ struct Product {
   float* c;
   std::int64_t ldc;
   bool accumulate;
-  const float* bias;  // null, or N values added to every row of c
+  const float* bias;      // null, or N values added to every row of c
+  const float* a_packed;  // null, or a already in the packed layout (PackedRows): a is unused
 };
 
 // The share of the next call's `total` prefetch lines that pass `pass` of `passes` (a tile's

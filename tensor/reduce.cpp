@@ -9,6 +9,7 @@
 #include "tensor/creation.h"
 #include "tensor/elementwise.h"
 #include "tensor/iterate.h"
+#include "tensor/parallel.h"
 
 namespace seqgrad {
 
@@ -98,15 +99,28 @@ namespace {
 // The leading dims of a contiguous float tensor, summed: out[j] = sum_i x[i][j] over a [rows, cols]
 // view. Bias gradients take this shape ([T*B, 3H] -> [3H]); the generic strided fold walks it
 // column by column, this walks rows and lets the compiler vectorise across j, accumulating in
-// float64 like the fold does.
+// float64 like the fold does. Columns go in tiles whose accumulators stay in L1 (and on the
+// stack), and tiles are split between threads: each column is still summed row by row, so the
+// result does not depend on the thread count.
 template <class T>
 void sum_leading_rows(const T* x, std::int64_t rows, std::int64_t cols, T* out) {
-  std::vector<double> acc(static_cast<std::size_t>(cols), 0.0);
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const T* row = x + i * cols;
-    for (std::int64_t j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] += row[j];
-  }
-  for (std::int64_t j = 0; j < cols; ++j) out[j] = static_cast<T>(acc[static_cast<std::size_t>(j)]);
+  constexpr std::int64_t kTile = 128;
+  const auto tiles = [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t t = first; t < last; ++t) {
+      const std::int64_t j0 = t * kTile, n = std::min(kTile, cols - j0);
+      double acc[kTile] = {};
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const T* row = x + i * cols + j0;
+        for (std::int64_t j = 0; j < n; ++j) acc[j] += row[j];
+      }
+      for (std::int64_t j = 0; j < n; ++j) out[j0 + j] = static_cast<T>(acc[j]);
+    }
+  };
+  const std::int64_t n_tiles = (cols + kTile - 1) / kTile;
+  if (rows * cols >= (std::int64_t{1} << 16) && !detail::inside_parallel_body())
+    parallel_for(n_tiles, tiles);
+  else
+    tiles(0, n_tiles);
 }
 
 // How many leading dims `dims` names when it is exactly {0, .., k-1} with 0 < k < x.dim(); else 0.

@@ -213,7 +213,7 @@ TEST_CASE("parallel: max_pool2d output and gradient are bitwise equal with 1, 2 
 TEST_CASE(
     "parallel: relu, sigmoid and mul over a long row are bitwise equal with 1, 2, 3 threads") {
   RestoreOneThread restore;
-  // Longer than twice the grain of 2^17 elements, so the row is split; odd lengths make the
+  // Longer than twice the grain of 2^15 elements, so the row is split; odd lengths make the
   // pieces uneven and leave vector-loop tails in different places.
   const std::vector<Dims> shapes = {Dims{300007}, Dims{3, 100003}, Dims{2, 3, 50001}};
   for (DType dtype : {kFloat32, kFloat64}) {
@@ -247,6 +247,37 @@ TEST_CASE(
     }
   }
   CHECK(intra_op_threads() == 1);
+}
+
+TEST_CASE("parallel: maps over the rows of a matrix (broadcast, strided) equal 1 thread's bits") {
+  RestoreOneThread restore;
+  // Above the 2^16 elements at which a map is split; not one row after merging dims, so the
+  // split goes by rows: a bias broadcast along rows, a transposed operand, a sliced output.
+  Generator gen(32);
+  const Tensor x = randn({701, 130}, kFloat32, &gen), bias = randn({130}, kFloat32, &gen);
+  const Tensor xt = randn({130, 701}, kFloat32, &gen).t();  // [701, 130], column-major
+  const auto compute = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<Tensor> out = {x + bias, x * xt, sigmoid(xt)};
+    Tensor wide = zeros({701, 200});
+    wide.narrow(1, 10, 130).copy_(x - bias);  // rows of 130 with a stride of 200
+    out.push_back(wide);
+    set_num_threads(1);
+    return out;
+  };
+  const auto one = compute(1);
+  // Independent of the code under test: x + bias element by element.
+  const auto xs = x.to_vector<float>(), bs = bias.to_vector<float>(),
+             sum = one[0].to_vector<float>();
+  for (std::size_t i = 0; i < xs.size(); ++i) REQUIRE(sum[i] == xs[i] + bs[i % 130]);
+  for (int threads : {2, 3}) {
+    INFO(threads, " threads");
+    const auto many = compute(threads);
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      INFO("result ", i);
+      CHECK(many[i].to_vector<float>() == one[i].to_vector<float>());
+    }
+  }
 }
 
 // --- parallel_for_chunks

@@ -102,6 +102,42 @@ TEST_CASE("packed gemm: equals a float64 loop for every tile height, partial pan
   }
 }
 
+TEST_CASE("packed gemm: a packed beforehand (PackedRows) gives the product, rows of any strides") {
+  if (!packed_gemm_available()) return;
+  for (CpuPath path : kernel_paths()) {
+    const ScopedCpuPath on(path);
+    INFO("path ", cpu_path_name(path));
+    Generator gen(23);
+    for (std::int64_t M : {1, 5, 6, 7, 96, 97, 200})
+      for (std::int64_t K : {1, 15, 16, 17, 40, 288}) {
+        const std::int64_t N = 37;
+        const Tensor row_major = randn({M, K}, kFloat32, &gen);
+        const Tensor transposed = randn({K, M}, kFloat32, &gen).t();  // lda 1, the dW^T case
+        const Tensor b = randn({K, N}, kFloat32, &gen);
+        for (const Tensor& a : {row_major, transposed}) {
+          const std::string what = fmt::format("M={} K={} a strides {}", M, K, a.strides());
+          const PackedRows packed(a);
+          CHECK(packed.rows() == M);
+          CHECK(packed.cols() == K);
+          Tensor out = Tensor::empty({M, N});
+          gemm_packed(packed, PackedMatrix(b), out, false);
+          expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(M * N)), what);
+          const std::vector<double> base = values_of(out);
+          const Threads two(2);
+          gemm_packed(packed, PackedMatrix(b), out, true, true);  // accumulate, split in two
+          expect_product(out, a, b, base, what + " accumulate, 2 threads");
+        }
+      }
+  }
+  Generator gen(24);
+  const PackedRows a(randn({3, 4}, kFloat32, &gen));
+  Tensor out = Tensor::empty({3, 5});
+  CHECK_THROWS_WITH_AS(gemm_packed(a, PackedMatrix(randn({6, 5}, kFloat32, &gen)), out, false),
+                       "gemm_packed: shapes packed [3, 4] @ [6, 5] -> [3, 5] do not match", Error);
+  CHECK_THROWS_WITH_AS(PackedRows(randn({3}, kFloat32, &gen)),
+                       "PackedRows: expects a 2-D float32 tensor, got [3] float32", Error);
+}
+
 TEST_CASE("packed gemm: b with no unit stride, and b of one row or one column") {
   if (!packed_gemm_available()) return;
   for (CpuPath path : kernel_paths()) {

@@ -265,3 +265,31 @@ TEST_CASE("reduce: softmax and log_softmax are stable for large values") {
   expect_values(softmax(tensor({-kInf, 0, 0}), 0), {3}, {0, 0.5, 0.5});
   CHECK_THROWS_WITH_AS(softmax(tensor({1, 2}, {}, kInt64), 0), doctest::Contains("softmax"), Error);
 }
+
+TEST_CASE(
+    "reduce: sum over leading dims is exact for integers and the same bits at 1, 2, 3 threads") {
+  // [300, 3, 130] summed over {0, 1}: 900 rows of 130 columns (a tile of 128 and a part tile), big
+  // enough to be split between threads. Integer values make every float64 partial sum exact, so
+  // column j must be sum_r (r * 7 + j) % 11 computed here.
+  const std::int64_t rows = 900, cols = 130;
+  std::vector<double> v(static_cast<std::size_t>(rows * cols));
+  std::vector<double> expected(static_cast<std::size_t>(cols), 0.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const double x = static_cast<double>((r * 7 + j) % 11);
+      v[static_cast<std::size_t>(r * cols + j)] = x;
+      expected[static_cast<std::size_t>(j)] += x;
+    }
+  const Tensor x = from_vector(v, {300, 3, cols}).to(kFloat32);
+  expect_values(sum(x, {0, 1}), {cols}, expected);
+  // Random values: the sum is rounded, so the threads must round it the same way.
+  Generator gen(3);
+  const Tensor y = randn({rows, 1000}, kFloat32, &gen);
+  const auto one = sum(y, {0}).to_vector<float>();
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    const auto many = sum(y, {0}).to_vector<float>();
+    set_num_threads(1);
+    CHECK(many == one);
+  }
+}
