@@ -13,6 +13,21 @@ namespace {
 // max(acc, a), where a NaN on either side wins and stays (as in torch.max).
 double max_keeping_nan(double acc, double a) { return acc != acc || a <= acc ? acc : a; }
 
+// sum f(x[i]) over n values in eight interleaved float64 sums, added up at the end: one chain
+// of dependent additions waited 4 cycles per value (2% of the CNN's step); eight vectorise. The
+// order is fixed, so the result does not depend on who calls.
+template <class T, class F>
+double sum8(const T* x, std::int64_t n, F f) {
+  double lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += f(static_cast<double>(x[i + l]));
+  double acc = 0.0;
+  for (; i < n; ++i) acc += f(static_cast<double>(x[i]));
+  for (const double lane : lanes) acc += lane;
+  return acc;
+}
+
 // Sum of |x|^p (or, for p = infinity, max |x|) over n values.
 template <class T>
 double accumulate(const T* x, std::int64_t n, double p) {
@@ -21,9 +36,9 @@ double accumulate(const T* x, std::int64_t n, double p) {
     for (std::int64_t i = 0; i < n; ++i)
       acc = max_keeping_nan(acc, std::abs(static_cast<double>(x[i])));
   } else if (p == 1.0) {
-    for (std::int64_t i = 0; i < n; ++i) acc += std::abs(static_cast<double>(x[i]));
+    acc = sum8(x, n, [](double v) { return std::abs(v); });
   } else if (p == 2.0) {
-    for (std::int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
+    acc = sum8(x, n, [](double v) { return v * v; });
   } else {
     for (std::int64_t i = 0; i < n; ++i) acc += std::pow(std::abs(static_cast<double>(x[i])), p);
   }
