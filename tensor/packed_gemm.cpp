@@ -263,9 +263,21 @@ void check_operands(const char* what, const Dims& a_shape, std::int64_t M, std::
         bias.defined() ? bias.shape() : Dims{});
 }
 
-void run_product(const Product& p, std::int64_t M, std::int64_t panels, bool parallel) {
+// p's a fields (set by the caller: a's rows, or a packed beforehand) times b into out: the rest
+// of p filled in here, then the product, split between threads when `parallel`.
+void multiply(Product p, std::int64_t M, const PackedMatrix& b, const Tensor& out, bool accumulate,
+              bool parallel, const Tensor& bias) {
+  out.bump_version();
+  if (M == 0 || b.cols() == 0) return;
+  p.panels = b.panel(0);
+  p.K = b.rows();
+  p.N = b.cols();
+  p.c = out.data<float>();
+  p.ldc = out.stride(0);
+  p.accumulate = accumulate;
+  p.bias = bias.defined() ? bias.data<float>() : nullptr;
   const KernelSet ks = kernels_for(cpu_path());
-  const std::int64_t groups = (panels + ks.unit_panels - 1) / ks.unit_panels;
+  const std::int64_t groups = (b.panels() + ks.unit_panels - 1) / ks.unit_panels;
   const std::int64_t units = (M + kRowBlock - 1) / kRowBlock * groups;
   if (!parallel || units < 2) {
     units_range(p, ks, M, 0, units);
@@ -285,40 +297,20 @@ void gemm_packed(const Tensor& a, const PackedMatrix& b, const Tensor& out, bool
         "gemm_packed: expects a 2-D float32 a, got {}", a.defined() ? a.shape() : Dims{});
   const std::int64_t M = a.size(0);
   check_operands("", a.shape(), M, a.size(1), b, out, bias);
-  out.bump_version();
-  if (M == 0 || b.cols() == 0) return;
-  const Product p{a.data<float>(),
-                  a.stride(0),
-                  a.size(1) > 1 ? a.stride(1) : 1,
-                  b.panel(0),
-                  b.rows(),
-                  b.cols(),
-                  out.data<float>(),
-                  out.stride(0),
-                  accumulate,
-                  bias.defined() ? bias.data<float>() : nullptr,
-                  nullptr};
-  run_product(p, M, b.panels(), parallel);
+  Product p{};
+  p.a = a.data<float>();
+  p.lda = a.stride(0);
+  p.a_col_stride = a.size(1) > 1 ? a.stride(1) : 1;
+  multiply(p, M, b, out, accumulate, parallel, bias);
 }
 
 void gemm_packed(const PackedRows& a, const PackedMatrix& b, const Tensor& out, bool accumulate,
                  bool parallel, const Tensor& bias) {
   const std::int64_t M = a.rows();
   check_operands("packed ", Dims{M, a.cols()}, M, a.cols(), b, out, bias);
-  out.bump_version();
-  if (M == 0 || b.cols() == 0) return;
-  const Product p{nullptr,
-                  0,
-                  0,
-                  b.panel(0),
-                  b.rows(),
-                  b.cols(),
-                  out.data<float>(),
-                  out.stride(0),
-                  accumulate,
-                  bias.defined() ? bias.data<float>() : nullptr,
-                  a.data()};
-  run_product(p, M, b.panels(), parallel);
+  Product p{};
+  p.a_packed = a.data();
+  multiply(p, M, b, out, accumulate, parallel, bias);
 }
 
 PackedRows::PackedRows(const Tensor& a) {
