@@ -79,8 +79,7 @@ Variable dropout(const Variable& x, double p, bool training, Generator* gen) {
   check(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got {}", p);
   if (!training || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;
-  const Tensor keep = lt(rand(x.shape(), x.dtype(), gen), 1.0 - p).to(x.dtype());
-  return x * Variable(keep * (1.0 / (1.0 - p)));
+  return x * Variable(dropout_mask(x.shape(), p, x.dtype(), gen));
 }
 
 // One node over rows of C = prod(normalized_shape) values (r = 1 / sqrt(var + eps), the variance

@@ -263,10 +263,10 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
                vv = rows_contiguous(vvv);
   const Tensor probs = probabilities(qv, kv, n);
   // With dropout, W = P * keep / (1 - p); the mask is drawn whole, before the threads split the
-  // blocks, so that it does not depend on the thread count.
+  // blocks (dropout_mask is the same at any thread count).
   Tensor keep, weights = probs;
   if (training && dropout_p > 0.0) {
-    keep = lt(rand(probs.shape(), dt, gen), 1.0 - dropout_p).to(dt) * (1.0 / (1.0 - dropout_p));
+    keep = dropout_mask(probs.shape(), dropout_p, dt, gen);
     weights = probs * keep;
   }
   Dims out_shape = qv.shape();

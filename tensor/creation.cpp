@@ -4,6 +4,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "tensor/parallel.h"
+
 namespace seqgrad {
 
 Tensor empty(const Dims& shape, DType dtype) { return Tensor::empty(shape, dtype); }
@@ -108,6 +110,47 @@ Tensor rand(const Dims& shape, DType dtype, Generator* gen) {
 Tensor randn(const Dims& shape, DType dtype, Generator* gen) {
   Tensor t = Tensor::empty(shape, dtype);
   normal_(t, 0.0, 1.0, gen);
+  return t;
+}
+
+namespace {
+// Chris Wellons' lowbias32 (hash-prospector): a 32-bit bijection with near-ideal avalanche, all
+// 32-bit integer ops, so a loop of it vectorises on AVX2.
+[[gnu::always_inline]] inline std::uint32_t lowbias32(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+}  // namespace
+
+Tensor dropout_mask(const Dims& shape, double p, DType dtype, Generator* gen) {
+  check(p >= 0.0 && p < 1.0, "dropout_mask: probability must be in [0, 1), got {}", p);
+  Tensor t = Tensor::empty(shape, dtype);
+  const std::uint64_t seed = pick(gen).next_u64();
+  const auto seed_lo = static_cast<std::uint32_t>(seed),
+             seed_hi = static_cast<std::uint32_t>(seed >> 32);
+  // Keep where the 24-bit uniform (h >> 8) 2^-24 is below 1 - p.
+  const auto threshold = static_cast<std::uint32_t>(std::ldexp(1.0 - p, 24));
+  const double scale = 1.0 / (1.0 - p);
+  dispatch_floating(dtype, "dropout_mask", [&]<class T>() {
+    T* d = t.data<T>();
+    const T kept = static_cast<T>(scale);
+    auto fill = [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        const std::uint32_t h =
+            lowbias32(lowbias32(static_cast<std::uint32_t>(i) + seed_lo) ^ seed_hi);
+        d[i] = (h >> 8) < threshold ? kept : T(0);
+      }
+    };
+    constexpr std::int64_t kGrain = std::int64_t{1} << 15;
+    if (t.numel() >= 2 * kGrain && !detail::inside_parallel_body())
+      parallel_for(t.numel(), fill);
+    else
+      fill(0, t.numel());
+  });
   return t;
 }
 

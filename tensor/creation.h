@@ -33,6 +33,12 @@ Tensor rand(const Dims& shape, DType dtype = kFloat32, Generator* gen = nullptr)
 Tensor randn(const Dims& shape, DType dtype = kFloat32, Generator* gen = nullptr);  // N(0, 1)
 Tensor randint(std::int64_t low, std::int64_t high, const Dims& shape, Generator* gen = nullptr);
 Tensor randperm(std::int64_t n, Generator* gen = nullptr);
+// Dropout's scaled keep mask: each value 1 / (1 - p) with probability 1 - p, else 0 (p in [0, 1),
+// resolved to 2^-24). One draw from `gen` seeds a counter-based stream (a 32-bit hash of each
+// element's index and the seed), so every range of elements is computed on its own: the threads
+// share the work, it vectorises, and the mask is the same at any thread count. (rand() draws one
+// sequential stream, element by element.)
+Tensor dropout_mask(const Dims& shape, double p, DType dtype = kFloat32, Generator* gen = nullptr);
 // In-place fills used by initialisers.
 const Tensor& uniform_(const Tensor& t, double low, double high, Generator* gen = nullptr);
 const Tensor& normal_(const Tensor& t, double mean, double std, Generator* gen = nullptr);

@@ -10,6 +10,7 @@
 #include "tensor/cpu.h"
 #include "tensor/creation.h"
 #include "tensor/packed_gemm.h"
+#include "tensor/packed_gemm_kernels.h"
 #include "tensor/parallel.h"
 
 namespace seqgrad {
@@ -102,8 +103,8 @@ bool scope_applies() {
 }
 
 bool use_packed(const Tensor& a, double alpha, double beta) {
-  return scope_applies() && a.dtype() == kFloat32 &&
-         packed_gemm_available() && alpha == 1.0 && (beta == 0.0 || beta == 1.0);
+  return scope_applies() && a.dtype() == kFloat32 && packed_gemm_available() && alpha == 1.0 &&
+         (beta == 0.0 || beta == 1.0);
 }
 
 // Outside a scope, whether the own kernel beats OpenBLAS for this product even with its right
@@ -152,6 +153,16 @@ void packed_product(const Tensor& a, const Tensor& b, const Tensor& out, bool ac
   // product inside a parallel loop's chunk runs serially in that chunk.
   const bool parallel =
       intra_op_threads() > 1 && !detail::inside_parallel_body() && 2.0 * M * N * K >= 1e6;
+  if (M == 1 && !parallel && cpu_path() == CpuPath::kAvx512 && a.stride(1) == 1 &&
+      b.stride(0) == 1 && b.stride(1) >= K) {
+    // One row times a weight W^T (a decoding step at batch 1): W read as it lies, never packed.
+    packed_gemm_detail::row_times_transposed_avx512(
+        a.data<float>(), b.data<float>(), b.stride(1), N, K,
+        accumulate ? out.data<float>() : (bias.defined() ? bias.data<float>() : nullptr),
+        out.data<float>());
+    out.bump_version();
+    return;
+  }
   if (const PackedMatrix* kept = packed_operand(b))
     gemm_packed(a, *kept, out, accumulate, parallel, bias);  // bumps out's version
   else

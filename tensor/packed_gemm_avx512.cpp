@@ -112,6 +112,47 @@ void tile_avx512(const Product& p, std::int64_t i0, std::int64_t i1, const float
   }
 }
 
+// The sum of v's 16 lanes, through memory: GCC 12's shuffle and reduce intrinsics trip
+// -Wmaybe-uninitialized inside its own header (their "undefined" pass-through operand).
+inline float lane_sum(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float s = 0.0f;
+  for (float x : lanes) s += x;
+  return s;
+}
+
+// Eight rows of W at a time, one zmm accumulator each, a's 16 values loaded once per k step for
+// all eight; a masked step for K's last K % 16 values; each accumulator summed across its lanes.
+void row_times_transposed_avx512(const float* a, const float* w, std::int64_t ld, std::int64_t N,
+                                 std::int64_t K, const float* init, float* out) {
+  constexpr int kRows = 8;
+  const std::int64_t body = K - K % 16;
+  const auto tail = static_cast<__mmask16>((1u << (K % 16)) - 1u);
+  auto rows = [&]<int R>(std::int64_t j) {
+    __m512 acc[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < body; k += 16) {
+      const __m512 x = _mm512_loadu_ps(a + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (j + r) * ld + k), x, acc[r]);
+    }
+    if (body < K) {
+      const __m512 x = _mm512_maskz_loadu_ps(tail, a + body);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w + (j + r) * ld + body), x, acc[r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[j + r] = (init ? init[j + r] : 0.0f) + lane_sum(acc[r]);
+  };
+  std::int64_t j = 0;
+  for (; j + kRows <= N; j += kRows) rows.template operator()<kRows>(j);
+  for (; j < N; ++j) rows.template operator()<1>(j);
+}
+
 }  // namespace seqgrad::packed_gemm_detail
 
 #if defined(__clang__)

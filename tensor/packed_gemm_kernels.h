@@ -64,4 +64,10 @@ void tile_avx512(const Product& p, std::int64_t i0, std::int64_t i1, const float
                  std::int64_t first_panel, std::int64_t panels, const float* next,
                  std::int64_t next_lines);
 
+// One row a [K] (contiguous) times W^T, W [N, K] with rows `ld` apart, read as it lies: out[j] =
+// init[j] (or 0 without init) + sum_k a[k] W[j, k]. A decoding step at batch 1 multiplies one row
+// by each weight once per step; packing the weight first would move it twice. `init` may be `out`.
+void row_times_transposed_avx512(const float* a, const float* w, std::int64_t ld, std::int64_t N,
+                                 std::int64_t K, const float* init, float* out);
+
 }  // namespace seqgrad::packed_gemm_detail

@@ -216,6 +216,59 @@ TEST_CASE("random: uniform_ and normal_ fill in place, including non-contiguous 
   for (double v : n.to_vector<double>()) CHECK(v == 5.0);
 }
 
+TEST_CASE("random: dropout_mask hashes each index with one draw of the generator") {
+  // lowbias32 as Wellons' hash-prospector writes it; element i of a mask seeded with s keeps iff
+  // the top 24 bits of lowbias32(lowbias32(i + s_lo) ^ s_hi), over 2^24, are below 1 - p.
+  auto lowbias32 = [](std::uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+  };
+  for (DType dt : {kFloat32, kFloat64})
+    for (double p : {0.1, 0.5}) {
+      Generator gen(31), copy(31);
+      const Tensor mask = dropout_mask({300, 700}, p, dt, &gen);  // 210,000: split by threads
+      CHECK(mask.dtype() == dt);
+      CHECK(mask.shape() == Dims{300, 700});
+      const std::uint64_t seed = copy.next_u64();
+      CHECK(gen.next_u64() == copy.next_u64());  // the mask took exactly one draw
+      const std::vector<double> got = mask.to(kFloat64).to_vector<double>();
+      const double kept = dt == kFloat32 ? static_cast<double>(static_cast<float>(1.0 / (1.0 - p)))
+                                         : 1.0 / (1.0 - p);
+      std::int64_t mismatches = 0, dropped = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::uint32_t h =
+            lowbias32(lowbias32(static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(seed)) ^
+                      static_cast<std::uint32_t>(seed >> 32));
+        const double u = static_cast<double>(h >> 8) * 0x1.0p-24;
+        mismatches += got[i] != (u < 1.0 - p ? kept : 0.0);
+        dropped += got[i] == 0.0;
+      }
+      CHECK(mismatches == 0);
+      // 210,000 draws: the standard error of the dropped fraction is below 0.0011.
+      CHECK(std::abs(static_cast<double>(dropped) / 210000.0 - p) < 0.006);
+      // Neighbours are independent: P(both dropped) = p^2 (standard error below 0.0011).
+      std::int64_t both = 0;
+      for (std::size_t i = 0; i + 1 < got.size(); i += 2)
+        both += got[i] == 0.0 && got[i + 1] == 0.0;
+      CHECK(std::abs(static_cast<double>(both) / 105000.0 - p * p) < 0.006);
+      // Two threads fill the same mask.
+      set_num_threads(2);
+      Generator again(31);
+      const Tensor two = dropout_mask({300, 700}, p, dt, &again);
+      set_num_threads(1);
+      CHECK(two.to(kFloat64).to_vector<double>() == got);
+    }
+  CHECK(amin(dropout_mask({1000}, 0.0)).item() == 1.0);  // p = 0 keeps all
+  CHECK_THROWS_WITH_AS(dropout_mask({3}, 1.0), "dropout_mask: probability must be in [0, 1), got 1",
+                       Error);
+  CHECK_THROWS_WITH_AS(dropout_mask({3}, -0.5),
+                       "dropout_mask: probability must be in [0, 1), got -0.5", Error);
+}
+
 TEST_CASE("random: randint stays in low..high-1 and hits every value") {
   Generator g(11);
   Tensor r = randint(-2, 3, {2000}, &g);

@@ -296,6 +296,39 @@ TEST_CASE("packing scope: gemm inside equals gemm outside, with and without accu
     REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4));
 }
 
+TEST_CASE("packing scope: one row (a decoding step at batch 1) times either layout of b") {
+  // A single row is a matrix-vector product on b as it lies (no packing): b transposed (a
+  // weight W^T) or row by row, with padded rows (a narrowed matrix), a strided row of a, N or K
+  // of 1, accumulation, and the same operand again (no kept copy to go stale).
+  Generator gen(13);
+  const GemmPackingScope packing;
+  for (const auto& [K, N] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {1, 1}, {1, 7}, {7, 1}, {33, 70}, {256, 1024}})
+    for (bool transposed : {true, false})
+      for (bool padded : {false, true}) {
+        const std::int64_t pad = padded ? 5 : 0;
+        const Tensor storage =
+            transposed ? randn({N, K + pad}, kFloat32, &gen) : randn({K, N + pad}, kFloat32, &gen);
+        const Tensor b = transposed ? storage.narrow(1, 0, K).t() : storage.narrow(1, 0, N);
+        const Tensor rows = randn({3, K + pad}, kFloat32, &gen);
+        const Tensor a = rows.narrow(0, 1, 1).narrow(1, padded ? 2 : 0, K);
+        const std::string shape = fmt::format(
+            "K={} N={} {}{}", K, N, transposed ? "W^T" : "row-major", padded ? " padded" : "");
+        for (int step = 0; step < 2; ++step) {
+          Tensor out = full({1, N}, std::nan(""));
+          gemm(a, b, out);
+          expect_product(out, a, b, std::vector<double>(static_cast<std::size_t>(N)), shape);
+          const std::vector<double> base = values_of(out);
+          gemm(a, b, out, 1.0, 1.0);
+          expect_product(out, a, b, base, shape + " accumulate");
+          const Tensor bias = randn({N}, kFloat32, &gen);
+          out.fill_(std::nan(""));
+          addmm(bias, a, b, out);
+          expect_product(out, a, b, values_of(bias), shape + " bias");
+        }
+      }
+}
+
 TEST_CASE("packing scope: an operand written in place is packed again") {
   Generator gen(12);
   const Tensor x = randn({8, 16}, kFloat32, &gen), w = randn({16, 24}, kFloat32, &gen);
