@@ -39,6 +39,24 @@ inline void check_attention_lengths(const char* op, const std::vector<std::int64
           lengths[b], b, n.S);
 }
 
+// x . y as 64 bytes of independent partial sums, combined in a fixed order at the end. A single
+// running sum is a chain of dependent additions that the compiler may not reorder, so it stays
+// scalar and waits on each addition's latency (the two dot products here were ~5% of attention
+// training at hidden 512); the partial sums vectorise. The order depends on n only, never on the
+// thread count.
+template <class T>
+[[gnu::always_inline]] inline T dot(const T* x, const T* y, std::int64_t n) {
+  constexpr std::int64_t kParts = 64 / sizeof(T);
+  T part[kParts] = {};
+  std::int64_t i = 0;
+  for (; i + kParts <= n; i += kParts)
+    for (std::int64_t p = 0; p < kParts; ++p) part[p] += x[i + p] * y[i + p];
+  for (std::int64_t p = 0; i < n; ++i, ++p) part[p] += x[i] * y[i];
+  T sum = 0;
+  for (const T s : part) sum += s;
+  return sum;
+}
+
 // Calls f(chunk, begin, end) over the rows [0, B): split over seqgrad's threads when there is
 // enough work to pay for starting them (tensor/parallel.h starts threads per call, and this runs
 // once per decoder step), else serially as chunk 0.
@@ -67,9 +85,8 @@ void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>&
       for (std::int64_t j = 0; j < L; ++j) {
         const T* k = keys + (b * n.S + j) * n.A;
         T* t = tanh_out + (b * n.S + j) * n.A;
-        T e = 0;
         for (std::int64_t a = 0; a < n.A; ++a) t[a] = detail::tanh<T>(k[a] + qb[a]);
-        for (std::int64_t a = 0; a < n.A; ++a) e += v[a] * t[a];
+        const T e = dot(v, t, n.A);
         scores[static_cast<std::size_t>(j)] = e;
         max_score = std::max(max_score, e);
       }
@@ -111,13 +128,10 @@ void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>
       for (std::int64_t j = 0; j < L; ++j) {
         const T* h = values + (b * n.S + j) * n.D;
         T* dh = dvalues + (b * n.S + j) * n.D;
-        T dot = 0;
-        for (std::int64_t d = 0; d < n.D; ++d) {
-          dot += g[d] * h[d];
-          dh[d] += al[j] * g[d];
-        }
-        dalpha[static_cast<std::size_t>(j)] = dot;
-        weighted += al[j] * dot;
+        const T dh_dot = dot(g, h, n.D);
+        for (std::int64_t d = 0; d < n.D; ++d) dh[d] += al[j] * g[d];
+        dalpha[static_cast<std::size_t>(j)] = dh_dot;
+        weighted += al[j] * dh_dot;
       }
       T* dqb = dq + b * n.q_stride;
       for (std::int64_t j = 0; j < L; ++j) {

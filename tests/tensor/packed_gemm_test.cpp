@@ -297,9 +297,10 @@ TEST_CASE("packing scope: gemm inside equals gemm outside, with and without accu
 }
 
 TEST_CASE("packing scope: one row (a decoding step at batch 1) times either layout of b") {
-  // A single row is a matrix-vector product on b as it lies (no packing): b transposed (a
-  // weight W^T) or row by row, with padded rows (a narrowed matrix), a strided row of a, N or K
-  // of 1, accumulation, and the same operand again (no kept copy to go stale).
+  // A single row times b, whichever way the product runs: on the AVX-512 path a transposed b (a
+  // weight W^T) is read as it lies, without packing; other layouts and paths pack. Covers padded
+  // rows (a narrowed matrix), a strided row of a, N or K of 1, accumulation, and the same operand
+  // again (no kept copy to go stale).
   Generator gen(13);
   const GemmPackingScope packing;
   for (const auto& [K, N] : std::vector<std::pair<std::int64_t, std::int64_t>>{
