@@ -15,10 +15,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "nn/recurrence.h"
+#include "tensor/cpu.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
 
@@ -69,43 +71,111 @@ void for_attention_rows(const AttentionShape& n, F&& f) {
   parallel_for_chunks(n.B, std::forward<F>(f));
 }
 
+// The loops over rows [b0, b1), written once and always inlined: into attention_forward and
+// attention_backward below (the baseline build) and into attention_rows_avx512.cpp, which compiles
+// its own copy of the float loops for AVX-512 (16 lanes where the baseline has 8). So they call
+// only always-inlined functions: an out-of-line call from inside that file's AVX-512 region could
+// reach a copy of a library function the linker shares with the rest of the program.
+template <class T>
+[[gnu::always_inline]] inline void attention_forward_rows(const AttentionShape& n,
+                                                          const std::int64_t* lengths, const T* q,
+                                                          const T* keys, const T* v,
+                                                          const T* values, T* tanh_out, T* alpha,
+                                                          T* context, T* scores, std::int64_t b0,
+                                                          std::int64_t b1) {
+  for (std::int64_t b = b0; b < b1; ++b) {
+    const std::int64_t L = lengths[b];
+    const T* qb = q + b * n.q_stride;
+    T max_score = -std::numeric_limits<T>::infinity();
+    for (std::int64_t j = 0; j < L; ++j) {
+      const T* k = keys + (b * n.S + j) * n.A;
+      T* t = tanh_out + (b * n.S + j) * n.A;
+      for (std::int64_t a = 0; a < n.A; ++a) t[a] = detail::tanh<T>(k[a] + qb[a]);
+      const T e = dot(v, t, n.A);
+      scores[j] = e;
+      max_score = max_score < e ? e : max_score;
+    }
+    T total = 0;
+    T* al = alpha + b * n.S;
+    for (std::int64_t j = 0; j < L; ++j) {
+      al[j] = detail::exp<T>(scores[j] - max_score);
+      total += al[j];
+    }
+    for (std::int64_t j = 0; j < L; ++j) al[j] /= total;
+    for (std::int64_t j = L; j < n.S; ++j) al[j] = T(0);
+    T* c = context + b * n.D;
+    for (std::int64_t d = 0; d < n.D; ++d) c[d] = T(0);
+    for (std::int64_t j = 0; j < L; ++j) {
+      const T* h = values + (b * n.S + j) * n.D;
+      const T w = al[j];
+      for (std::int64_t d = 0; d < n.D; ++d) c[d] += w * h[d];
+    }
+  }
+}
+
+template <class T>
+[[gnu::always_inline]] inline void attention_backward_rows(const AttentionShape& n,
+                                                           const std::int64_t* lengths, const T* v,
+                                                           const T* values, const T* tanh_out,
+                                                           const T* alpha, const T* dc, T* dq,
+                                                           T* dkeys, T* dvalues, T* dv, T* dalpha,
+                                                           std::int64_t b0, std::int64_t b1) {
+  for (std::int64_t b = b0; b < b1; ++b) {
+    const std::int64_t L = lengths[b];
+    const T* al = alpha + b * n.S;
+    const T* g = dc + b * n.D;
+    T weighted = 0;
+    for (std::int64_t j = 0; j < L; ++j) {
+      const T* h = values + (b * n.S + j) * n.D;
+      T* dh = dvalues + (b * n.S + j) * n.D;
+      const T dh_dot = dot(g, h, n.D);
+      for (std::int64_t d = 0; d < n.D; ++d) dh[d] += al[j] * g[d];
+      dalpha[j] = dh_dot;
+      weighted += al[j] * dh_dot;
+    }
+    T* dqb = dq + b * n.q_stride;
+    for (std::int64_t j = 0; j < L; ++j) {
+      const T de = al[j] * (dalpha[j] - weighted);
+      const T* t = tanh_out + (b * n.S + j) * n.A;
+      T* dk = dkeys + (b * n.S + j) * n.A;
+      for (std::int64_t a = 0; a < n.A; ++a) {
+        const T dpre = de * v[a] * (T(1) - t[a] * t[a]);
+        dk[a] += dpre;
+        dqb[a] += dpre;
+        dv[a] += de * t[a];
+      }
+    }
+  }
+}
+
+// The float loops compiled for AVX-512 (attention_rows_avx512.cpp); called only when cpu_path()
+// is CpuPath::kAvx512.
+void attention_forward_rows_avx512(const AttentionShape& n, const std::int64_t* lengths,
+                                   const float* q, const float* keys, const float* v,
+                                   const float* values, float* tanh_out, float* alpha,
+                                   float* context, float* scores, std::int64_t b0, std::int64_t b1);
+void attention_backward_rows_avx512(const AttentionShape& n, const std::int64_t* lengths,
+                                    const float* v, const float* values, const float* tanh_out,
+                                    const float* alpha, const float* dc, float* dq, float* dkeys,
+                                    float* dvalues, float* dv, float* dalpha, std::int64_t b0,
+                                    std::int64_t b1);
+
 template <class T>
 void attention_forward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
                        const T* q, const T* keys, const T* v, const T* values, T* tanh_out,
                        T* alpha, T* context) {
+  const bool avx512 = std::is_same_v<T, float> && cpu_path() == CpuPath::kAvx512;
   for_attention_rows(n, [&](int, std::int64_t b0, std::int64_t b1) {
     // Scratch kept per thread: the calling thread (all of a serial call) allocates it once;
     // workers, started per call (tensor/parallel.h), allocate theirs per call.
     thread_local std::vector<T> scores;
     scores.resize(static_cast<std::size_t>(n.S));
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
-      const T* qb = q + b * n.q_stride;
-      T max_score = -std::numeric_limits<T>::infinity();
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* k = keys + (b * n.S + j) * n.A;
-        T* t = tanh_out + (b * n.S + j) * n.A;
-        for (std::int64_t a = 0; a < n.A; ++a) t[a] = detail::tanh<T>(k[a] + qb[a]);
-        const T e = dot(v, t, n.A);
-        scores[static_cast<std::size_t>(j)] = e;
-        max_score = std::max(max_score, e);
-      }
-      T total = 0;
-      T* al = alpha + b * n.S;
-      for (std::int64_t j = 0; j < L; ++j) {
-        al[j] = std::exp(scores[static_cast<std::size_t>(j)] - max_score);
-        total += al[j];
-      }
-      for (std::int64_t j = 0; j < L; ++j) al[j] /= total;
-      std::fill(al + L, al + n.S, T(0));
-      T* c = context + b * n.D;
-      std::fill_n(c, n.D, T(0));
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* h = values + (b * n.S + j) * n.D;
-        const T w = al[j];
-        for (std::int64_t d = 0; d < n.D; ++d) c[d] += w * h[d];
-      }
-    }
+    if constexpr (std::is_same_v<T, float>)
+      if (avx512)
+        return attention_forward_rows_avx512(n, lengths.data(), q, keys, v, values, tanh_out, alpha,
+                                             context, scores.data(), b0, b1);
+    attention_forward_rows<T>(n, lengths.data(), q, keys, v, values, tanh_out, alpha, context,
+                              scores.data(), b0, b1);
   });
 }
 
@@ -116,36 +186,17 @@ template <class T>
 void attention_backward(const AttentionShape& n, const std::vector<std::int64_t>& lengths,
                         const T* v, const T* values, const T* tanh_out, const T* alpha, const T* dc,
                         T* dq, T* dkeys, T* dvalues, T* dv_parts) {
+  const bool avx512 = std::is_same_v<T, float> && cpu_path() == CpuPath::kAvx512;
   for_attention_rows(n, [&](int chunk, std::int64_t b0, std::int64_t b1) {
     thread_local std::vector<T> dalpha;  // as `scores` above
     dalpha.resize(static_cast<std::size_t>(n.S));
     T* dv = dv_parts + chunk * n.A;
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t L = lengths[static_cast<std::size_t>(b)];
-      const T* al = alpha + b * n.S;
-      const T* g = dc + b * n.D;
-      T weighted = 0;
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T* h = values + (b * n.S + j) * n.D;
-        T* dh = dvalues + (b * n.S + j) * n.D;
-        const T dh_dot = dot(g, h, n.D);
-        for (std::int64_t d = 0; d < n.D; ++d) dh[d] += al[j] * g[d];
-        dalpha[static_cast<std::size_t>(j)] = dh_dot;
-        weighted += al[j] * dh_dot;
-      }
-      T* dqb = dq + b * n.q_stride;
-      for (std::int64_t j = 0; j < L; ++j) {
-        const T de = al[j] * (dalpha[static_cast<std::size_t>(j)] - weighted);
-        const T* t = tanh_out + (b * n.S + j) * n.A;
-        T* dk = dkeys + (b * n.S + j) * n.A;
-        for (std::int64_t a = 0; a < n.A; ++a) {
-          const T dpre = de * v[a] * (T(1) - t[a] * t[a]);
-          dk[a] += dpre;
-          dqb[a] += dpre;
-          dv[a] += de * t[a];
-        }
-      }
-    }
+    if constexpr (std::is_same_v<T, float>)
+      if (avx512)
+        return attention_backward_rows_avx512(n, lengths.data(), v, values, tanh_out, alpha, dc, dq,
+                                              dkeys, dvalues, dv, dalpha.data(), b0, b1);
+    attention_backward_rows<T>(n, lengths.data(), v, values, tanh_out, alpha, dc, dq, dkeys,
+                               dvalues, dv, dalpha.data(), b0, b1);
   });
 }
 

@@ -332,6 +332,13 @@ template <class T>
     return T(1) / (T(1) + std::exp(-x));
 }
 template <class T>
+[[gnu::always_inline]] inline T exp(T x) {
+  if constexpr (sizeof(T) == 4)
+    return vecmath::exp(x);
+  else
+    return std::exp(x);
+}
+template <class T>
 [[gnu::always_inline]] inline T tanh(T x) {
   if constexpr (sizeof(T) == 4)
     return vecmath::tanh(x);
