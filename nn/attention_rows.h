@@ -11,7 +11,6 @@
 // Positions past a row's length cost nothing and get no gradient.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>

@@ -5,13 +5,7 @@
 // a region and not -mavx512f for the file: tensor/packed_gemm_kernels.h).
 #include "nn/attention_rows.h"
 
-#if defined(__clang__)
-#pragma clang attribute push( \
-    __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-#endif
+#include "tensor/avx512_region_begin.h"
 
 namespace seqgrad::nn::detail {
 
@@ -35,8 +29,4 @@ void attention_backward_rows_avx512(const AttentionShape& n, const std::int64_t*
 
 }  // namespace seqgrad::nn::detail
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "tensor/avx512_region_end.h"

@@ -8,7 +8,7 @@
 // and outputs y_t = [s_{t+1}; c_t], the readout's input. gx_e (the target-embedding part of the
 // input projection, plus b_ih) does not depend on the recurrence, so the caller computes it for
 // all steps in one GEMM. The loop over steps and threads is nn/recurrence.h's, and the GRU's gate
-// math is its gru_gates, shared with gru_sequence.
+// math nn/gate_rows.h's reset-after rows, shared with gru_sequence.
 //
 // Why one node: composed per step, the backward pass multiplies each step's gradients by W_q, W_c
 // and W_hh and their weight gradients are T GEMMs with K = B each (plus T accumulations). Here the
@@ -27,6 +27,7 @@
 
 #include "nn/attention_rows.h"
 #include "nn/functional.h"
+#include "nn/gate_rows.h"
 #include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
@@ -81,8 +82,9 @@ struct DecoderKernel {
   template <class T>
   void row(std::int64_t t, std::int64_t b, int) {
     T* y = row_of<T>(Y, t, b);  // [s_{t+1}; c_t]
-    detail::gru_gates<T>(n.H, row_of<T>(gx, b), row_of<T>(QG, t, b) + n.att.A, bias.data<T>(),
-                         row_of<T>(S, t, b), row_of<T>(gates, t, b), row_of<T>(S, t + 1, b), y);
+    detail::gate_rows<T>().gru_after(n.H, row_of<T>(gx, b), row_of<T>(QG, t, b) + n.att.A,
+                                     bias.data<T>(), row_of<T>(S, t, b), row_of<T>(gates, t, b),
+                                     row_of<T>(S, t + 1, b), y);
     std::copy_n(row_of<T>(C, t, b), n.att.D, y + n.H);
   }
 
@@ -92,9 +94,9 @@ struct DecoderKernel {
     T* dq = row_of<T>(DQG, t, b);
     std::fill_n(dq, n.att.A, T(0));
     const T* dy = row_of<T>(dY, t, b);
-    detail::gru_gates_backward<T>(n.H, row_of<T>(d[0], b), dy, row_of<T>(gates, t, b),
-                                  row_of<T>(QG, t, b) + n.att.A, row_of<T>(S, t, b),
-                                  row_of<T>(d_prev[0], b), row_of<T>(DGX, t, b), dq + n.att.A);
+    detail::gate_rows<T>().gru_after_backward(
+        n.H, row_of<T>(d[0], b), dy, row_of<T>(gates, t, b), row_of<T>(QG, t, b) + n.att.A,
+        row_of<T>(S, t, b), row_of<T>(d_prev[0], b), row_of<T>(DGX, t, b), dq + n.att.A);
     std::copy_n(dy + n.H, n.att.D, row_of<T>(dc, b));
   }
   // dc_t += dgx_t W_c, the attention backward, then ds_t += [dq_t, dgh_t] [W_q; W_hh].

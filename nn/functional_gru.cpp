@@ -9,12 +9,12 @@
 //   Before: dgh_n = dn_pre,    d(rh) = dgh_n W_hn,  dr = d(rh) h,  dh_prev += d(rh) r
 //   dr_pre = dr r (1 - r);  dgx = (dr_pre, dz_pre, dn_pre);  dgh_rz = (dr_pre, dz_pre)
 //   dh_prev += dgh W_hh (After: all rows; Before: the r, z rows)
-// The loop over steps, padding and threads is nn/recurrence.h's; this file is the gate math (the
-// reset-after gates are nn/recurrence.h's gru_gates, shared with the attention decoder).
-#include <algorithm>
+// The loop over steps, padding and threads is nn/recurrence.h's, the gate math of a row
+// nn/gate_rows.h's (the reset-after rows are shared with the attention decoder).
 #include <utility>
 
 #include "nn/functional.h"
+#include "nn/gate_rows.h"
 #include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
@@ -56,21 +56,11 @@ struct GruKernel : detail::LayerKernel {
     T* y = row_of<T>(Y, t, b);
     const T* x = row_of<T>(gx, t, b);
     const T* bb = bias.data<T>() + (r.bias_per_row ? b * G3 : 0);
-    if (reset == GruReset::After) return detail::gru_gates<T>(H, x, g, bb, h, a, h_next, y);
-    if (stage == 0) {  // r and z; n needs the second GEMM, of r h
-      T* rh = row_of<T>(RH, i, k);
-#pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(x[j] + g[j] + bb[j]);
-#pragma GCC ivdep
-      for (std::int64_t j = 0; j < H; ++j) rh[j] = a[j] * h[j];
-      return;
-    }
-#pragma GCC ivdep  // the rows read and written never overlap
-    for (std::int64_t j = 0; j < H; ++j) {
-      const T nj = detail::tanh<T>(x[2 * H + j] + g[2 * H + j] + bb[2 * H + j]), z = a[H + j];
-      a[2 * H + j] = nj;
-      h_next[j] = y[j] = (T(1) - z) * nj + z * h[j];
-    }
+    const detail::GateRows<T>& rows = detail::gate_rows<T>();
+    if (reset == GruReset::After) return rows.gru_after(H, x, g, bb, h, a, h_next, y);
+    if (stage == 0)  // r and z; n needs the second GEMM, of r h
+      return rows.gru_before_rz(H, x, g, bb, h, a, row_of<T>(RH, i, k));
+    rows.gru_before_n(H, x, g, bb, h, a, h_next, y);
   }
 
   template <class T>
@@ -82,29 +72,15 @@ struct GruKernel : detail::LayerKernel {
     T* dp = row_of<T>(d_prev[0], k);
     T* dgx = row_of<T>(dGX, t, b);
     T* dgh = row_of<T>(dG, i, k);
+    const detail::GateRows<T>& rows = detail::gate_rows<T>();
     if (reset == GruReset::After)
-      return detail::gru_gates_backward<T>(H, row_of<T>(d[0], k), row_of<T>(dY, t, b), a,
-                                           row_of<T>(GH, i, k), h, dp, dgx, dgh);
-    if (stage == 1) {  // z and n (the first to run backward)
-      const T* dh = row_of<T>(d[0], k);
-      const T* dy = row_of<T>(dY, t, b);
-#pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j) {
-        const T dhj = dh[j] + dy[j], z = a[H + j], nj = a[2 * H + j];
-        const T dn_pre = dhj * (T(1) - z) * (T(1) - nj * nj);
-        dp[j] = dhj * z;
-        dgx[H + j] = dgh[H + j] = dhj * (h[j] - nj) * z * (T(1) - z);
-        dgx[2 * H + j] = dgh[2 * H + j] = dn_pre;
-      }
-      return;
-    }
-    const T* d_rh = row_of<T>(dRH, k);  // r, once d(r h) = dgh_n W_hn is known
-#pragma GCC ivdep                       // the rows read and written never overlap
-    for (std::int64_t j = 0; j < H; ++j) {
-      const T rr = a[j];
-      dp[j] += d_rh[j] * rr;
-      dgx[j] = dgh[j] = d_rh[j] * h[j] * rr * (T(1) - rr);
-    }
+      return rows.gru_after_backward(H, row_of<T>(d[0], k), row_of<T>(dY, t, b), a,
+                                     row_of<T>(GH, i, k), h, dp, dgx, dgh);
+    if (stage == 1)  // z and n (the first to run backward)
+      return rows.gru_before_zn_backward(H, row_of<T>(d[0], k), row_of<T>(dY, t, b), a, h, dp, dgx,
+                                         dgh);
+    // r, once d(r h) = dgh_n W_hn is known
+    rows.gru_before_r_backward(H, row_of<T>(dRH, k), a, h, dp, dgx, dgh);
   }
   void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int stage,
                          const std::vector<Tensor>& d_prev) {

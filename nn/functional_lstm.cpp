@@ -6,11 +6,13 @@
 //   dc += dh o (1 - tanh²(c'));  do = dh tanh(c')
 //   di = dc g,  df = dc c,  dg = dc i,  dc_prev = dc f
 //   dpre = (di i(1-i), df f(1-f), dg (1-g²), do o(1-o));  dh_prev = dpre W_hh
-// The loop over steps, padding and threads is nn/recurrence.h's; this file is the gate math.
+// The loop over steps, padding and threads is nn/recurrence.h's, the gate math of a row
+// nn/gate_rows.h's.
 #include <algorithm>
 #include <utility>
 
 #include "nn/functional.h"
+#include "nn/gate_rows.h"
 #include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
@@ -41,18 +43,7 @@ struct LstmKernel : detail::LayerKernel {
     T* y = row_of<T>(Y, t, b);
     const T* x = row_of<T>(gx, t, b);
     const T* bb = bias.data<T>() + (r.bias_per_row ? b * G4 : 0);
-#pragma GCC ivdep  // the rows read and written never overlap
-    for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep
-    for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = detail::tanh<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep
-    for (std::int64_t j = 3 * H; j < G4; ++j) a[j] = detail::sigmoid<T>(a[j] + x[j] + bb[j]);
-#pragma GCC ivdep
-    for (std::int64_t j = 0; j < H; ++j) {
-      const T cn = a[H + j] * c[j] + a[j] * a[2 * H + j];
-      c_next[j] = cn;
-      h_next[j] = y[j] = a[3 * H + j] * detail::tanh<T>(cn);
-    }
+    detail::gate_rows<T>().lstm(H, x, bb, c, a, c_next, h_next, y);
   }
 
   template <class T>
@@ -68,18 +59,7 @@ struct LstmKernel : detail::LayerKernel {
     T* dhp = row_of<T>(d_prev[0], k);
     T* dcp = row_of<T>(d_prev[1], k);
     T* dg = row_of<T>(dG, i, k);
-#pragma GCC ivdep  // the rows read and written never overlap
-    for (std::int64_t j = 0; j < H; ++j) {
-      const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-      const T tc = detail::tanh<T>(c_next[j]), dhj = dh[j] + dy[j];
-      const T dcj = dc[j] + dhj * og * (T(1) - tc * tc);
-      dg[j] = dcj * gg * ig * (T(1) - ig);
-      dg[H + j] = dcj * c[j] * fg * (T(1) - fg);
-      dg[2 * H + j] = dcj * ig * (T(1) - gg * gg);
-      dg[3 * H + j] = dhj * tc * og * (T(1) - og);
-      dcp[j] = dcj * fg;
-      dhp[j] = T(0);
-    }
+    detail::gate_rows<T>().lstm_backward(H, dh, dc, dy, a, c, c_next, dhp, dcp, dg);
     std::copy_n(dg, 4 * H, row_of<T>(dGX, t, b));
   }
   void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int,

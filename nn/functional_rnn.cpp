@@ -1,11 +1,12 @@
 // Elman RNN layer over a whole sequence: one graph node, hand-written backward (see functional.h).
 // Per step i (time t) and live sequence b:  h' = act(gx + h W_hh^T + b_hh)
 // Backward:  dpre = dh act'(h')  (tanh: 1 - h'², relu: h' > 0);  dh_prev = dpre W_hh
-// The loop over steps, padding and threads is nn/recurrence.h's; this file is the gate math.
-#include <algorithm>
+// The loop over steps, padding and threads is nn/recurrence.h's, the gate math of a row
+// nn/gate_rows.h's.
 #include <utility>
 
 #include "nn/functional.h"
+#include "nn/gate_rows.h"
 #include "nn/recurrence.h"
 
 namespace seqgrad::nn::functional {
@@ -35,15 +36,7 @@ struct RnnKernel : detail::LayerKernel {
     T* y = row_of<T>(Y, t, b);
     const T* x = row_of<T>(gx, t, b);
     const T* bb = bias.data<T>() + (r.bias_per_row ? b * H : 0);
-    if (act == RnnActivation::Tanh) {
-#pragma GCC ivdep  // the rows read and written never overlap
-      for (std::int64_t j = 0; j < H; ++j)
-        h_next[j] = y[j] = detail::tanh<T>(h_next[j] + x[j] + bb[j]);
-    } else {
-#pragma GCC ivdep
-      for (std::int64_t j = 0; j < H; ++j)
-        h_next[j] = y[j] = std::max(h_next[j] + x[j] + bb[j], T(0));
-    }
+    detail::gate_rows<T>().rnn(H, act == RnnActivation::Relu, x, bb, h_next, y);
   }
 
   template <class T>
@@ -56,12 +49,7 @@ struct RnnKernel : detail::LayerKernel {
     T* dgx = row_of<T>(dGX, t, b);
     T* dg = row_of<T>(dG, i, k);
     T* dp = row_of<T>(d_prev[0], k);
-#pragma GCC ivdep  // the rows read and written never overlap
-    for (std::int64_t j = 0; j < H; ++j) {
-      const T slope = act == RnnActivation::Tanh ? T(1) - hn[j] * hn[j] : T(hn[j] > T(0));
-      dgx[j] = dg[j] = (dh[j] + dy[j]) * slope;
-      dp[j] = T(0);
-    }
+    detail::gate_rows<T>().rnn_backward(H, act == RnnActivation::Relu, dh, dy, hn, dgx, dg, dp);
   }
   void backward_products(std::int64_t i, std::int64_t first, std::int64_t last, int,
                          const std::vector<Tensor>& d_prev) {

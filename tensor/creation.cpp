@@ -136,13 +136,18 @@ Tensor dropout_mask(const Dims& shape, double p, DType dtype, Generator* gen) {
   const auto threshold = static_cast<std::uint32_t>(std::ldexp(1.0 - p, 24));
   const double scale = 1.0 / (1.0 - p);
   dispatch_floating(dtype, "dropout_mask", [&]<class T>() {
-    T* d = t.data<T>();
+    T* const data = t.data<T>();
     const T kept = static_cast<T>(scale);
     auto fill = [&](std::int64_t begin, std::int64_t end) {
+      // Everything the loop reads copied into locals first: read through the closure, `kept` and
+      // the seeds might alias the stores to d (as far as GCC knows), and the loop stayed scalar
+      // with a branch per element (11% of a Transformer training step at dropout 0.1).
+      T* __restrict d = data;
+      const T keep_value = kept;
+      const std::uint32_t lo = seed_lo, hi = seed_hi, below = threshold;
       for (std::int64_t i = begin; i < end; ++i) {
-        const std::uint32_t h =
-            lowbias32(lowbias32(static_cast<std::uint32_t>(i) + seed_lo) ^ seed_hi);
-        d[i] = (h >> 8) < threshold ? kept : T(0);
+        const std::uint32_t h = lowbias32(lowbias32(static_cast<std::uint32_t>(i) + lo) ^ hi);
+        d[i] = (h >> 8) < below ? keep_value : T(0);
       }
     };
     constexpr std::int64_t kGrain = std::int64_t{1} << 15;

@@ -6,13 +6,7 @@
 
 #include "tensor/packed_gemm_kernels.h"
 
-#if defined(__clang__)
-#pragma clang attribute push( \
-    __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-#endif
+#include "tensor/avx512_region_begin.h"
 
 namespace seqgrad::packed_gemm_detail {
 namespace {
@@ -155,8 +149,4 @@ void row_times_transposed_avx512(const float* a, const float* w, std::int64_t ld
 
 }  // namespace seqgrad::packed_gemm_detail
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "tensor/avx512_region_end.h"

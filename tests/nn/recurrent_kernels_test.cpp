@@ -78,10 +78,13 @@ TEST_CASE("gradcheck: gru_sequence") {
 }
 
 // In float32 the per-step products run on the packed kernel (tensor/packed_gemm.h) with the
-// weight packed once per pass; H = 24 spans full and partial 16-column panels. Float64 runs
-// OpenBLAS, so agreement checks the packed path, forward and backward, against an independent one.
-TEST_CASE("recurrent kernels: float32 (packed per-step products) agrees with float64") {
-  constexpr std::int64_t T2 = 5, B2 = 7, H2 = 24;
+// weight packed once per pass, and the gate rows on the vectorised float build of the path
+// (nn/gate_rows.h: AVX-512 where the machine has it); H = 37 spans full and partial 16-column
+// panels, and full 16-lane vectors and a tail in every gate loop (H, 2H, 3H, 4H values). Float64
+// runs OpenBLAS and the C library's exp and tanh, so agreement checks the fast paths, forward and
+// backward, against an independent one.
+TEST_CASE("recurrent kernels: float32 (packed products, vector gate rows) agrees with float64") {
+  constexpr std::int64_t T2 = 5, B2 = 7, H2 = 37;
   const std::vector<std::int64_t> ragged = {5, 2, 4, 1, 5, 3, 2};
   Generator gen(77);
   auto check_op = [&](const std::vector<Tensor>& in64, const Dims& out_shape,
@@ -100,12 +103,12 @@ TEST_CASE("recurrent kernels: float32 (packed per-step products) agrees with flo
   };
   for (const bool reverse : {false, true}) {
     CAPTURE(reverse);
-    check_op({normal64({T2, B2, H2}, gen), normal64({B2, H2}, gen), normal64({H2, H2}, gen),
-              normal64({H2}, gen)},
-             {T2 + 1, B2, H2}, [&](const Vars& v) {
-               return stacked(F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, reverse,
-                                              F::RnnActivation::Tanh));
-             });
+    for (const auto act : {F::RnnActivation::Tanh, F::RnnActivation::Relu})
+      check_op({normal64({T2, B2, H2}, gen), normal64({B2, H2}, gen), normal64({H2, H2}, gen),
+                normal64({H2}, gen)},
+               {T2 + 1, B2, H2}, [&](const Vars& v) {
+                 return stacked(F::rnn_sequence(v[0], v[1], v[2], v[3], ragged, reverse, act));
+               });
     check_op({normal64({T2, B2, 4 * H2}, gen), normal64({B2, H2}, gen), normal64({B2, H2}, gen),
               normal64({4 * H2, H2}, gen), normal64({4 * H2}, gen)},
              {T2 + 2, B2, H2}, [&](const Vars& v) {
