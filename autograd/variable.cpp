@@ -90,6 +90,15 @@ const Variable& Variable::copy_(const Tensor& src) const {
   value().copy_(src);
   return *this;
 }
+const Variable& Variable::share_value(const Variable& other) const {
+  check(defined() && other.defined(), "share_value: undefined variable");
+  check(is_leaf(), "share_value: only a leaf's value can be replaced");
+  check(other.shape() == shape() && other.dtype() == dtype(),
+        "share_value: value of shape {} and dtype {} does not match the variable's {} {}",
+        other.shape(), other.dtype(), shape(), dtype());
+  impl_->value = other.value();
+  return *this;
+}
 const Variable& Variable::add_(const Tensor& other, double alpha) const {
   check_inplace("add_");
   value().add_(other, alpha);

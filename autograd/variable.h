@@ -65,6 +65,10 @@ class Variable {
   const Variable& copy_(const Tensor& src) const;
   const Variable& add_(const Tensor& other, double alpha = 1.0) const;
   const Variable& mul_(double value) const;
+  // Makes this leaf's value `other`'s tensor (same shape and dtype; the storage is shared, not
+  // copied), keeping its own gradient: how the replicas of data-parallel training read one set of
+  // weights (nn::Module::share_parameters).
+  const Variable& share_value(const Variable& other) const;
 
   // --- views and shape (differentiable; see functions.h) -------------------------------------
   Variable view(const Dims& shape) const;

@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,7 @@ struct Options {
   std::int64_t batch = 64;
   std::int64_t steps = 30, warmup = 3, min_len = 5, max_len = 20;
   int threads = 1;
+  bool data_parallel = false;  // train: each batch split across the threads (seqgrad train's flag)
   std::uint64_t seed = 0;
 };
 
@@ -59,10 +61,24 @@ void run(const Options& o) {
   const nlohmann::json config = o.model_options.config_for(o.model);
   const auto net = models::make_model(o.model, config.dump(), corpus.src_vocab.size(),
                                       corpus.tgt_vocab.size(), &gen);
+  const bool data_parallel = o.data_parallel && o.threads > 1 && o.mode == "train";
+  check(!data_parallel || o.batch >= o.threads,
+        "bench_models: --data-parallel needs --batch >= --threads");
+  auto make = [&](const std::vector<data::Pair>& pairs) {
+    return data::make_batch(pairs, corpus.src_vocab, corpus.tgt_vocab, corpus.src_tokens,
+                            corpus.tgt_tokens);
+  };
   std::vector<data::Batch> batches;
-  for (std::int64_t i = 0; i < o.warmup + o.steps; ++i)
-    batches.push_back(data::make_batch(corpus.sample(o.batch, gen), corpus.src_vocab,
-                                       corpus.tgt_vocab, corpus.src_tokens, corpus.tgt_tokens));
+  std::vector<std::vector<data::Batch>> shards;  // --data-parallel: each batch's parts
+  for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
+    std::vector<data::Pair> pairs = corpus.sample(o.batch, gen);
+    batches.push_back(make(pairs));
+    if (!data_parallel) continue;
+    std::stable_sort(pairs.begin(), pairs.end(), data::longer_first);  // as seqgrad train
+    shards.emplace_back();
+    for (int k = 0; k < o.threads; ++k)
+      shards.back().push_back(make(train::Shard{k, o.threads, *net}.deal(pairs)));
+  }
 
   std::int64_t tokens = 0;
   double seconds = 0, gemm_flops = 0;
@@ -70,11 +86,24 @@ void run(const Options& o) {
     // The step `seqgrad train` takes: the Trainer's, on batches built before the clock starts.
     optim::Adam opt(net->parameters(), optim::AdamOptions{.lr = 1e-3});
     train::Trainer trainer(*net, opt, gen, {.clip = 5.0});
+    if (data_parallel)  // the replicas `seqgrad train --data-parallel` makes
+      trainer.set_replicas(o.threads, [&](Generator* g) {
+        return models::make_model(o.model, config.dump(), corpus.src_vocab.size(),
+                                  corpus.tgt_vocab.size(), g);
+      });
     auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) start = std::chrono::steady_clock::now();
       const data::Batch& b = batches[static_cast<std::size_t>(i)];
-      trainer.step({net->loss(b) / static_cast<double>(b.target_tokens), b.target_tokens});
+      if (data_parallel)
+        trainer.step_data_parallel([&](const train::Shard& s) {
+          const data::Batch& part = shards[static_cast<std::size_t>(i)][s.index];
+          auto& m = static_cast<models::EncoderDecoder&>(s.model);
+          return train::BatchLoss{m.loss(part) / static_cast<double>(part.target_tokens),
+                                  part.target_tokens};
+        });
+      else
+        trainer.step({net->loss(b) / static_cast<double>(b.target_tokens), b.target_tokens});
       if (i >= o.warmup) {
         tokens += b.target_tokens;
         gemm_flops += net->training_gemm_flops(b);  // 0 for a model that does not say
@@ -99,10 +128,10 @@ void run(const Options& o) {
   const double sequences = static_cast<double>(o.steps * o.batch);
   fmt::print(
       "{{\"framework\": \"seqgrad\", \"model\": \"{}\", \"mode\": \"{}\", \"hidden\": {}, "
-      "\"threads\": {}, \"steps\": {}, \"seconds\": {:.4f}, \"tokens_per_s\": {:.1f}, "
-      "\"sequences_per_s\": {:.1f}{}}}\n",
-      o.model, o.mode, config.value("hidden", std::int64_t{0}), o.threads, o.steps, seconds,
-      static_cast<double>(tokens) / seconds, sequences / seconds,
+      "\"threads\": {}, \"data_parallel\": {}, \"steps\": {}, \"seconds\": {:.4f}, "
+      "\"tokens_per_s\": {:.1f}, \"sequences_per_s\": {:.1f}{}}}\n",
+      o.model, o.mode, config.value("hidden", std::int64_t{0}), o.threads, data_parallel, o.steps,
+      seconds, static_cast<double>(tokens) / seconds, sequences / seconds,
       gemm_flops > 0
           ? fmt::format(", \"gemm_gflop_per_step\": {:.3f}, \"gemm_gflop_per_s\": {:.1f}",
                         gemm_flops / 1e9 / static_cast<double>(o.steps), gemm_flops / 1e9 / seconds)
@@ -124,6 +153,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-len", o.min_len)->capture_default_str();
   app.add_option("--max-len", o.max_len)->capture_default_str();
   app.add_option("--threads", o.threads)->capture_default_str();
+  app.add_flag("--data-parallel", o.data_parallel,
+               "train: split each batch across the threads, one model replica each");
   app.add_option("--seed", o.seed)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {

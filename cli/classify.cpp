@@ -27,6 +27,7 @@ struct ClassifyOptions {
   std::string schedule = "none";
   std::int64_t max_steps = 0;  // per epoch; 0: the whole training set
   int threads = default_threads();
+  bool data_parallel = false;  // each batch split across the threads, one network replica each
   std::uint64_t seed = 0;
   bool quiet = false;
   std::int64_t log_every = 0;
@@ -106,13 +107,15 @@ void run_classify(const ClassifyOptions& o) {
                                   {"momentum", o.momentum},   {"schedule", o.schedule},
                                   {"max_steps", o.max_steps}, {"seed", o.seed},
                                   {"threads", o.threads}};
+  nlohmann::json run_config = options;
+  if (o.data_parallel) run_config["data_parallel"] = true;  // only when set: older runs resume
   train::Trainer trainer(*net, opt, gen,
                          {.max_epochs = o.epochs,
                           .steps_per_epoch = steps_per_epoch,
                           .out = out,
                           .resume = o.resume,
-                          .config = options,
-                          .may_change_on_resume = {"epochs", "threads"},
+                          .config = run_config,
+                          .may_change_on_resume = {"epochs", "threads", "data_parallel"},
                           .checkpoint_metadata = {{"format", "seqgrad-checkpoint"},
                                                   {"kind", kKind},
                                                   {"model", kModel},
@@ -130,25 +133,44 @@ void run_classify(const ClassifyOptions& o) {
   // batch follows from the step alone.
   Tensor order;
   std::int64_t order_epoch = -1;
-  const train::TrainResult r = trainer.fit(
-      [&](std::int64_t step, Generator&) {
-        const std::int64_t epoch = step / steps_per_epoch;
-        if (epoch != order_epoch) {
-          Generator shuffle(o.seed * 1000003 + static_cast<std::uint64_t>(epoch));
-          order = randperm(n, &shuffle);
-          order_epoch = epoch;
-        }
-        const std::int64_t start = (step % steps_per_epoch) * o.batch;
-        const Tensor idx = order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
-        const Variable x(index_select(train.images, 0, idx));
-        return train::BatchLoss{
-            nn::functional::cross_entropy((*net)(x), index_select(train.labels, 0, idx)),
-            idx.numel()};
-      },
-      [&] {
-        const auto [loss, acc] = evaluate(*net, test);
-        return train::Evaluation{.loss = loss, .score = acc, .metrics = {{"accuracy", acc}}};
-      });
+  const auto batch_indices = [&](std::int64_t step) {
+    const std::int64_t epoch = step / steps_per_epoch;
+    if (epoch != order_epoch) {
+      Generator shuffle(o.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+      order = randperm(n, &shuffle);
+      order_epoch = epoch;
+    }
+    const std::int64_t start = (step % steps_per_epoch) * o.batch;
+    return order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
+  };
+  const auto batch_loss = [&](nn::Layer& model, const Tensor& idx) {
+    const Variable x(index_select(train.images, 0, idx));
+    return train::BatchLoss{
+        nn::functional::cross_entropy(model(x), index_select(train.labels, 0, idx)), idx.numel()};
+  };
+  const train::Trainer::Evaluate evaluate_test = [&] {
+    const auto [loss, acc] = evaluate(*net, test);
+    return train::Evaluation{.loss = loss, .score = acc, .metrics = {{"accuracy", acc}}};
+  };
+  // --data-parallel: one more network per thread, its weights those of `net`.
+  const bool data_parallel = o.data_parallel && o.threads > 1;
+  if (data_parallel)
+    trainer.set_replicas(o.threads, [](Generator* g) { return models::make_fashion_cnn(g); });
+  const train::TrainResult r =
+      data_parallel
+          ? trainer.fit_data_parallel(
+                [&](std::int64_t step, Generator&) -> train::Trainer::ShardLoss {
+                  const Tensor idx = batch_indices(step);
+                  return [&batch_loss, idx](const train::Shard& s) {
+                    // Dealt as Shard::deal does (the images are all one size).
+                    return batch_loss(static_cast<nn::Layer&>(s.model),
+                                      idx.slice(0, s.index, idx.numel(), s.count).contiguous());
+                  };
+                },
+                evaluate_test)
+          : trainer.fit([&](std::int64_t step,
+                            Generator&) { return batch_loss(*net, batch_indices(step)); },
+                        evaluate_test);
   if (r.reason == train::StopReason::Interrupted) {
     fmt::print(stderr,
                "interrupted at step {}: saved {}; continue with the same command and --resume\n",
@@ -210,13 +232,17 @@ void add_classify_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_flag("--data-parallel", o->data_parallel,
+                "Split each batch across the --threads threads, each with its own replica of the "
+                "network, and sum the gradients (results differ in the last bits from the "
+                "default)");
   cmd->add_option("--seed", o->seed, "Seed of initialisation and shuffling")->capture_default_str();
   cmd->add_option("--out", o->out,
                   "Run folder (default: a fresh runs/<time>-cnn-<dataset>, linked as runs/latest); "
                   "a folder that holds a run is refused unless --resume");
   cmd->add_flag("--resume", o->resume,
-                "Continue the run in --out from its last state (same options; --epochs and "
-                "--threads may change)");
+                "Continue the run in --out from its last state (same options; --epochs, "
+                "--threads and --data-parallel may change)");
   cmd->add_flag("--quiet", o->quiet, "No progress output (errors and the JSON summary only)");
   cmd->add_option("--log-every", o->log_every,
                   "Without a terminal: a progress line every N steps (0: one per epoch)")

@@ -44,6 +44,13 @@ struct Pair {
   std::string source, target;
 };
 
+// Longer source first, then longer target (in characters): the order in which a batch is dealt to
+// the shards of data-parallel training, so that each gets the same mix of lengths.
+inline bool longer_first(const Pair& a, const Pair& b) {
+  return a.source.size() != b.source.size() ? a.source.size() > b.source.size()
+                                            : a.target.size() > b.target.size();
+}
+
 // Batch-major int64 id tensors, as the reference builds them.
 struct Batch {
   Tensor src;                         // [B, S]: source ids + EOS, then PAD

@@ -66,6 +66,21 @@ void Module::zero_grad() {
   for (const Variable& p : parameters()) p.zero_grad();
 }
 
+void Module::share_parameters(const Module& source) {
+  const auto mine = named_parameters(), theirs = source.named_parameters();
+  check(mine.size() == theirs.size(),
+        "share_parameters: {} has {} parameters, the source {} has {}", type_name_, mine.size(),
+        source.type_name(), theirs.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const auto& [name, p] = mine[i];
+    const auto& [source_name, q] = theirs[i];
+    check(name == source_name && p.shape() == q.shape() && p.dtype() == q.dtype(),
+          "share_parameters: parameter {} is {} {} {}, the source's is {} {} {}", i, name,
+          p.shape(), p.dtype(), source_name, q.shape(), q.dtype());
+  }
+  for (std::size_t i = 0; i < mine.size(); ++i) mine[i].second.share_value(theirs[i].second);
+}
+
 std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> out;
   for (const auto& [name, p] : named_parameters()) out.emplace(name, p.value());

@@ -41,6 +41,12 @@ class Module {
   // nothing is changed. With strict=false, missing and unexpected names are ignored.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
+  // Makes every parameter read `source`'s value of the same name (shared storage: an update of
+  // source's weights is seen here), keeping its own gradient. For replicas of one model that
+  // compute gradients side by side (train::Trainer::fit_data_parallel). Names, shapes and dtypes
+  // must match; on any error nothing is changed.
+  void share_parameters(const Module& source);
+
   // "Linear(in_features=3136, out_features=128, bias=true)" and a tree of the whole model with
   // parameter shapes and counts.
   const std::string& type_name() const { return type_name_; }

@@ -125,9 +125,14 @@ class WorkerPool {
   std::atomic<std::uint32_t> pending_{0};  // workers not yet done with this job
 };
 
+thread_local int serial_depth = 0;  // SerialScopes alive on this thread
+
 }  // namespace
 
-int intra_op_threads() { return threads.load(std::memory_order_relaxed); }
+int intra_op_threads() { return serial_depth > 0 ? 1 : threads.load(std::memory_order_relaxed); }
+
+SerialScope::SerialScope() { ++serial_depth; }
+SerialScope::~SerialScope() { --serial_depth; }
 
 namespace detail {
 void set_intra_op_threads(int n) { threads.store(n, std::memory_order_relaxed); }

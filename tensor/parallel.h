@@ -7,7 +7,8 @@
 
 namespace seqgrad {
 
-// Threads for seqgrad's own parallel loops (1 until set_num_threads is called).
+// Threads for seqgrad's own parallel loops (1 until set_num_threads is called; 1 on a thread inside
+// a SerialScope).
 int intra_op_threads();
 
 namespace detail {
@@ -48,6 +49,17 @@ template <class F>
 void parallel_for(std::int64_t n, F&& f) {
   parallel_for_chunks(n, [&f](int, std::int64_t b, std::int64_t e) { f(b, e); });
 }
+
+// While alive, the parallel loops started on this thread run serially (intra_op_threads() is 1
+// here): for a thread that is itself one of several working side by side, as the shards of
+// data-parallel training (train::Trainer::fit_data_parallel) are. Other threads are unaffected.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+};
 
 // While alive, OpenBLAS runs single-threaded: for GEMMs issued from inside parallel_for, where
 // the parallelism is already outside BLAS.

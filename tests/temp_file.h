@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace seqgrad::testing {
@@ -22,6 +23,19 @@ inline std::string write_temp(const std::string& name, const std::string& text) 
   const std::filesystem::path p = temp_folder() / name;
   std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
   return p.string();
+}
+
+// An empty (removed if present) subfolder `name` of this process's folder, not yet created.
+inline std::filesystem::path fresh_folder(const std::string& name) {
+  const auto dir = temp_folder() / name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+// A file's bytes, for comparing two checkpoints byte for byte.
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace seqgrad::testing

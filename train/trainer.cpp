@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "optim/clip.h"
+#include "tensor/parallel.h"
+#include "train/shard_threads.h"
 
 namespace seqgrad::train {
 
@@ -104,6 +106,8 @@ std::int64_t Trainer::total_steps() const {
   return total;
 }
 
+Trainer::~Trainer() = default;
+
 StepReport Trainer::step(const BatchLoss& batch) {
   StepReport r;
   r.step = progress_.step + 1;
@@ -112,9 +116,13 @@ StepReport Trainer::step(const BatchLoss& batch) {
   r.lr = optimizer_.lr();
   optimizer_.zero_grad();
   batch.loss.backward();
+  r.loss = batch.loss.item();
+  return finish_step(r);
+}
+
+StepReport Trainer::finish_step(StepReport r) {
   r.grad_norm = optim::clip_grad_norm_(
       parameters_, options_.clip > 0 ? options_.clip : std::numeric_limits<double>::infinity());
-  r.loss = batch.loss.item();
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
     // Never step on (or save) a poisoned gradient: skip the batch, or stop with the last good
     // checkpoint in place.
@@ -132,10 +140,83 @@ StepReport Trainer::step(const BatchLoss& batch) {
     r.skipped = true;
   } else {
     optimizer_.step();
-    progress_.items += batch.items;
+    progress_.items += r.items;
   }
   ++progress_.step;
   return r;
+}
+
+void Trainer::set_replicas(int shards, const MakeReplica& make) {
+  check(shards >= 2, "Trainer::set_replicas: data-parallel training needs 2 or more shards, got {}",
+        shards);
+  check(make != nullptr, "Trainer::set_replicas: no function to make a replica");
+  std::vector<Replica> replicas;
+  for (int k = 1; k < shards; ++k) {
+    Replica r{std::make_unique<Generator>(static_cast<std::uint64_t>(k)), nullptr};
+    r.model = make(r.gen.get());
+    check(r.model != nullptr, "Trainer::set_replicas: replica {} was not made", k);
+    check(r.model.get() != &model_, "Trainer::set_replicas: the model itself is not a replica");
+    r.model->share_parameters(model_);
+    replicas.push_back(std::move(r));
+  }
+  replicas_ = std::move(replicas);
+  replica_parameters_.clear();
+  for (const Replica& r : replicas_) replica_parameters_.push_back(r.model->parameters());
+  shard_threads_ = std::make_unique<ShardThreads>(static_cast<int>(replicas_.size()) + 1);
+}
+
+StepReport Trainer::step_data_parallel(const ShardLoss& shard_loss) {
+  check(shard_threads_ != nullptr, "Trainer::step_data_parallel: no replicas (set_replicas)");
+  const std::size_t count = replicas_.size() + 1;
+  StepReport r;
+  r.step = progress_.step + 1;
+  if (schedule_) optimizer_.set_lr(schedule_->lr_at(progress_.step));
+  r.lr = optimizer_.lr();
+  for (const Replica& replica : replicas_) replica.gen->manual_seed(gen_.next_u64());
+  optimizer_.zero_grad();
+  std::vector<double> losses(count);
+  std::vector<std::int64_t> items(count);
+  {
+    const BlasSingleThreaded blas;  // each shard's products stay on its own thread
+    shard_threads_->run([&](int k) {
+      // A replica's gradients are dropped on the thread that made them: each thread's pool of
+      // small objects then gets back what it gave out (train/shard_threads.h).
+      if (k > 0)
+        for (const Variable& p : replica_parameters_[static_cast<std::size_t>(k - 1)])
+          p.zero_grad();
+      nn::Module& model = k == 0 ? model_ : *replicas_[static_cast<std::size_t>(k - 1)].model;
+      const BatchLoss b = shard_loss(Shard{k, static_cast<int>(count), model});
+      check(b.items >= 0, "train: shard {} reports {} items", k, b.items);
+      b.loss.backward();
+      losses[static_cast<std::size_t>(k)] = b.loss.item();
+      items[static_cast<std::size_t>(k)] = b.items;
+    });
+  }
+  // Each shard's loss is the mean over its items: the whole batch's mean weights them by items.
+  std::int64_t total = 0;
+  for (const std::int64_t n : items) total += n;
+  check(total > 0, "train: step {}: the batch has no items", r.step);
+  r.items = total;
+  r.loss = 0;
+  std::vector<double> weight(count);
+  for (std::size_t k = 0; k < count; ++k) {
+    weight[k] = static_cast<double>(items[k]) / static_cast<double>(total);
+    if (items[k] > 0) r.loss += weight[k] * losses[k];
+  }
+  // Shards in a fixed order, so a fixed shard count gives the same sums every run.
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Tensor sum;
+    for (std::size_t k = 0; k < count; ++k) {
+      const Tensor& g = k == 0 ? parameters_[i].grad() : replica_parameters_[k - 1][i].grad();
+      if (!g.defined() || items[k] == 0) continue;
+      if (sum.defined())
+        sum.add_(g, weight[k]);
+      else
+        sum = g * weight[k];
+    }
+    parameters_[i].set_grad(sum);
+  }
+  return finish_step(r);
 }
 
 void Trainer::save(bool best) {
@@ -207,6 +288,16 @@ void Trainer::resume_from_state() {
 
 TrainResult Trainer::fit(const NextLoss& next, const Evaluate& evaluate) {
   check(next != nullptr, "Trainer::fit: no loss function");
+  return run([&] { return step(next(progress_.step, gen_)); }, evaluate);
+}
+
+TrainResult Trainer::fit_data_parallel(const NextShards& next, const Evaluate& evaluate) {
+  check(next != nullptr, "Trainer::fit_data_parallel: no loss function");
+  check(shard_threads_ != nullptr, "Trainer::fit_data_parallel: no replicas (set_replicas)");
+  return run([&] { return step_data_parallel(next(progress_.step, gen_)); }, evaluate);
+}
+
+TrainResult Trainer::run(const std::function<StepReport()>& take_step, const Evaluate& evaluate) {
   const std::int64_t total = total_steps();
   check(total < std::numeric_limits<std::int64_t>::max() || options_.time_limit > 0 ||
             options_.patience > 0 || !std::isnan(options_.stop_at),
@@ -252,12 +343,13 @@ TrainResult Trainer::fit(const NextLoss& next, const Evaluate& evaluate) {
     const std::int64_t phase = std::min(cadence - progress_.step % cadence, total - progress_.step);
     notify([&](Callback& c) { c.on_phase_begin(*this, first, first + phase - 1); });
     model_.train();  // evaluation may have left it in eval mode
+    for (const Replica& replica : replicas_) replica.model->train();
     const auto phase_start = std::chrono::steady_clock::now();
     double weighted_loss = 0;
     std::int64_t items = 0;
     bool out_of_time = false;
     for (std::int64_t done = 0; done < phase && !out_of_time && !signals.fired(); ++done) {
-      const StepReport r = step(next(progress_.step, gen_));
+      const StepReport r = take_step();
       if (!r.skipped) {
         weighted_loss += r.loss * static_cast<double>(r.items);
         items += r.items;

@@ -46,6 +46,24 @@ struct BatchLoss {
   std::int64_t items = 0;  // how many items the mean is over: weights the reported mean loss
 };
 
+// Data-parallel training (Trainer::fit_data_parallel): one part of a batch, and the replica of
+// the model that computes its loss.
+struct Shard {
+  int index = 0;  // 0 .. count-1; shard 0 runs on the model the Trainer was given
+  int count = 1;
+  nn::Module& model;
+  // Item i of a batch goes to shard i mod count, dealt like cards: a batch sorted by length gives
+  // every shard the same mix of lengths, and so about the same work.
+  template <class T>
+  std::vector<T> deal(const std::vector<T>& batch) const {
+    std::vector<T> mine;
+    for (std::size_t i = static_cast<std::size_t>(index); i < batch.size();
+         i += static_cast<std::size_t>(count))
+      mine.push_back(batch[i]);
+    return mine;
+  }
+};
+
 // Held-out figures, from the caller's evaluation function.
 struct Evaluation {
   double loss = std::numeric_limits<double>::quiet_NaN();  // early stopping watches this
@@ -122,16 +140,27 @@ class Callback {
   virtual void on_train_end(const Trainer&, const TrainResult&) {}
 };
 
+class ShardThreads;
+
 class Trainer {
  public:
   using NextLoss = std::function<BatchLoss(std::int64_t step, Generator& gen)>;
   using Evaluate = std::function<Evaluation()>;
+  // Data-parallel: draws the step's batch (on the calling thread, from gen) and returns the
+  // function that computes one shard's loss on the shard's replica, called once per shard, side
+  // by side on the shards' threads.
+  using ShardLoss = std::function<BatchLoss(const Shard& shard)>;
+  using NextShards = std::function<ShardLoss(std::int64_t step, Generator& gen)>;
+  // Makes one more instance of the model (same parameter names and shapes), whose dropout draws
+  // from `gen` (a generator the Trainer owns).
+  using MakeReplica = std::function<std::shared_ptr<nn::Module>(Generator* gen)>;
 
   // model, optimizer and gen must outlive the Trainer. gen is the one generator the caller's
   // functions draw from (batches, dropout): it is saved with the state, so a resumed run draws
   // exactly what an uninterrupted one would.
   Trainer(nn::Module& model, optim::Optimizer& optimizer, Generator& gen,
           TrainerOptions options = {});
+  ~Trainer();
 
   // The learning rate before step s (0-based) becomes schedule.lr_at(s): a function of the step
   // alone, so resuming needs no scheduler state.
@@ -144,6 +173,19 @@ class Trainer {
   // One optimisation step on a loss the caller computed: what fit() runs per batch. Throws Error
   // naming the step on a non-finite loss or gradient norm under NonFinite::Stop.
   StepReport step(const BatchLoss& batch);
+
+  // Data-parallel training on `shards` threads: set_replicas makes shards - 1 replicas of the
+  // model with `make` and ties their parameters to the model's storage (one set of weights, a
+  // gradient per replica). Each step's batch is then split into that many shards; shard k's
+  // forward and backward runs on its own thread and replica (shard 0: the model), with that
+  // thread's loops serial; the shards' gradients are summed into the model's, weighted by their
+  // items (so the step equals one on the whole batch up to rounding, and is the same for a fixed
+  // shard count), and one optimiser step updates the shared weights. Replica k's dropout draws
+  // from its own generator, reseeded from gen at every step, so the saved state still resumes
+  // exactly. Everything else (schedule, clipping, evaluations, checkpoints, stops) is as in fit().
+  void set_replicas(int shards, const MakeReplica& make);
+  TrainResult fit_data_parallel(const NextShards& next, const Evaluate& evaluate = {});
+  StepReport step_data_parallel(const ShardLoss& shard_loss);
 
   const TrainingProgress& progress() const { return progress_; }
   const TrainerOptions& options() const { return options_; }
@@ -166,10 +208,20 @@ class Trainer {
   nn::Module& model_;
   optim::Optimizer& optimizer_;
   Generator& gen_;
+  TrainResult run(const std::function<StepReport()>& take_step, const Evaluate& evaluate);
+  StepReport finish_step(StepReport r);  // non-finite check, optimiser step, progress
+
   TrainerOptions options_;
   std::shared_ptr<const optim::LRScheduler> schedule_;
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::vector<Variable> parameters_;
+  struct Replica {
+    std::unique_ptr<Generator> gen;  // first: the model may keep a pointer to it
+    std::shared_ptr<nn::Module> model;
+  };
+  std::vector<Replica> replicas_;
+  std::vector<std::vector<Variable>> replica_parameters_;
+  std::unique_ptr<ShardThreads> shard_threads_;
   TrainingProgress progress_;
   std::int64_t saved_step_ = -1;
   std::vector<std::string> resume_changes_;  // the step of the last complete save (-1: none)

@@ -7,21 +7,8 @@ set -eu
 seqgrad="$1"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-idx() {  # idx FILE TYPE COUNT [28 28]: the IDX header, then COUNT records of pixels or labels
-  local file="$1" dims="$2" count="$3"
-  printf '\x00\x00\x08\x0'"$dims" > "$file"
-  printf "\\x$(printf %02x $((count >> 24)))\\x$(printf %02x $((count >> 16 & 255)))\\x$(printf %02x $((count >> 8 & 255)))\\x$(printf %02x $((count & 255)))" >> "$file"
-  if [ "$dims" = 3 ]; then
-    printf '\x00\x00\x00\x1c\x00\x00\x00\x1c' >> "$file"
-    head -c $((count * 784)) /dev/urandom >> "$file"
-  else
-    for i in $(seq 0 $((count - 1))); do printf "\\x0$((i % 10))" >> "$file"; done
-  fi
-}
-idx "$tmp/train-images-idx3-ubyte" 3 64
-idx "$tmp/train-labels-idx1-ubyte" 1 64
-idx "$tmp/t10k-images-idx3-ubyte" 3 32
-idx "$tmp/t10k-labels-idx1-ubyte" 1 32
+. "$(dirname "$0")/made_up_images.sh"
+made_up_images "$tmp"
 args=(--data-dir "$tmp" --batch 16 --threads 1 --quiet --out "$tmp/run")
 "$seqgrad" classify "${args[@]}" --epochs 1 > "$tmp/train.json"
 grep -q '"epochs": 1, "test_accuracy": ' "$tmp/train.json"

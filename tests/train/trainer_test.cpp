@@ -40,17 +40,6 @@ BatchLoss regression_loss(Regression& model, Generator& gen) {
   return {mean(pow(model.forward(Variable(x), &gen) - Variable(y), 2.0)), 8};
 }
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = seqgrad::testing::temp_folder() / name;
-  std::filesystem::remove_all(dir);
-  return dir;
-}
-
-std::string file_bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Evaluations that return the given losses in turn (score = -loss).
 Trainer::Evaluate scripted(std::vector<double> losses) {
   auto next = std::make_shared<std::size_t>(0);
@@ -186,7 +175,7 @@ TEST_CASE("Trainer: best.safetensors follows the score, last.safetensors every e
   Regression model(3);
   optim::Adam adam(model.parameters(), {.lr = 1e-2});
   Generator gen(4);
-  const auto out = fresh_dir("trainer_best");
+  const auto out = seqgrad::testing::fresh_folder("trainer_best");
   Trainer t(model, adam, gen,
             {.max_steps = 8, .eval_every = 2, .out = out, .checkpoint_metadata = {{"k", "v"}}});
   // Scores 0.2, 0.5 (best at step 4), 0.4, 0.3.
@@ -230,12 +219,15 @@ TEST_CASE("Trainer: a run interrupted and resumed ends byte-identical to one tha
             return Evaluation{.loss = regression_loss(model, dev).loss.item()};
           });
   };
-  const auto straight = fresh_dir("trainer_straight"), resumed = fresh_dir("trainer_resumed");
+  const auto straight = seqgrad::testing::fresh_folder("trainer_straight"),
+             resumed = seqgrad::testing::fresh_folder("trainer_resumed");
   run(straight, 12, false, 3);
   run(resumed, 4, false, 3);
   run(resumed, 12, true, 42);
-  CHECK(file_bytes(straight / "last.safetensors") == file_bytes(resumed / "last.safetensors"));
-  CHECK(file_bytes(straight / "best.safetensors") == file_bytes(resumed / "best.safetensors"));
+  CHECK(seqgrad::testing::file_bytes(straight / "last.safetensors") ==
+        seqgrad::testing::file_bytes(resumed / "last.safetensors"));
+  CHECK(seqgrad::testing::file_bytes(straight / "best.safetensors") ==
+        seqgrad::testing::file_bytes(resumed / "best.safetensors"));
   // The optimiser state and the generator too: the state files differ only in timing fields.
   const auto a = read_training_state(straight / "last.state.safetensors");
   const auto b = read_training_state(resumed / "last.state.safetensors");
@@ -262,7 +254,7 @@ TEST_CASE("Trainer: a folder that holds a run is refused; resume checks the opti
   Regression model(3);
   optim::Adam adam(model.parameters(), {.lr = 1e-2});
   Generator gen(4);
-  const auto out = fresh_dir("trainer_refuse");
+  const auto out = seqgrad::testing::fresh_folder("trainer_refuse");
   auto loss = [&](std::int64_t, Generator& g) { return regression_loss(model, g); };
   Trainer(model, adam, gen, {.max_steps = 2, .out = out, .config = {{"lr", 0.01}}}).fit(loss);
   CHECK_THROWS_WITH_AS(Trainer(model, adam, gen, {.max_steps = 4, .out = out}).fit(loss),
@@ -282,7 +274,8 @@ TEST_CASE("Trainer: a folder that holds a run is refused; resume checks the opti
                             .fit(loss);
   CHECK(r.progress.step == 4);
   CHECK_THROWS_WITH_AS(
-      Trainer(model, adam, gen, {.max_steps = 4, .out = fresh_dir("none"), .resume = true})
+      Trainer(model, adam, gen,
+              {.max_steps = 4, .out = seqgrad::testing::fresh_folder("none"), .resume = true})
           .fit(loss),
       doctest::Contains("no training state"), Error);
 }
