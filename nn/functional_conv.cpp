@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "nn/conv_winograd.h"
 #include "nn/functional.h"
 #include "tensor/packed_gemm.h"
 #include "tensor/parallel.h"
@@ -351,10 +352,20 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   Tensor y = Tensor::empty({g.n, OC, OHW}, x.dtype());
   const Tensor b = bias.defined() ? bias.value().contiguous() : Tensor();
   const std::int64_t group = samples_per_gemm(g.n, OHW);
+  const auto winograd = [&](std::int64_t channels) {
+    return winograd_applies(channels, g.kh, g.kw, o.stride_h, o.stride_w, o.pad_h, o.pad_w,
+                            o.dilation_h, o.dilation_w, x.dtype());
+  };
+  const bool winograd_forward = winograd(g.c), winograd_input_grad = winograd(OC);
   // Samples are independent: split them over the threads, each running single-threaded GEMMs
   // that add onto the bias (each sample's rows filled with it first, while they are in cache).
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     BlasSingleThreaded one_blas_thread;
+    if (winograd_forward) {  // groups samples itself
+      winograd_conv3x3(xin, WinogradFilters(weight.value(), false), b,
+                       y.view({g.n, OC, g.oh, g.ow}));
+      return;
+    }
     if (group > 1) {
       conv_forward_grouped<T>(g, group, xin, w2, b, y);
       return;
@@ -389,10 +400,14 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Dims w_shape = weight.shape();
   // One pass over the samples, split over the threads: each thread accumulates its own partial
   // dW and db (summed afterwards) and writes the disjoint dx of its samples.
-  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape, group](const Tensor& gy_in,
-                                                                                GradSlots& dx) {
+  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape, group,
+                   winograd_input_grad](const Tensor& gy_in, GradSlots& dx) {
     const Tensor gy = gy_in.contiguous().view({g.n, OC, OHW});
-    const bool need_x = dx.needed(0), need_w = dx.needed(1), need_b = has_bias && dx.needed(2);
+    const bool need_w = dx.needed(1), need_b = has_bias && dx.needed(2);
+    // The input gradient is the same convolution of gy by the turned kernels: on Winograd's
+    // products when that applies, else as dcols = W^T gy_n and col2im in the loop below.
+    const bool winograd_x = dx.needed(0) && winograd_input_grad;
+    const bool need_x = dx.needed(0) && !winograd_x;
     const int chunks = parallel_chunks(group > 1 ? (g.n + group - 1) / group : g.n);
     std::vector<Tensor> gw(static_cast<std::size_t>(chunks)), gb(gw.size());
     Tensor gx = need_x ? Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype()) : Tensor();
@@ -440,13 +455,18 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
         if (need_w) gw[c] = gwt.t().contiguous();
       });
     });
+    if (winograd_x) {
+      gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype());
+      winograd_conv3x3(gy.view({g.n, OC, g.oh, g.ow}), WinogradFilters(w2.view(w_shape), true),
+                       Tensor(), gx);
+    }
     for (std::size_t c = 1; c < gw.size(); ++c) {
       if (need_w) gw[0].add_(gw[c]);
       if (need_b) gb[0].add_(gb[c]);
     }
     if (need_w) dx[1] += gw[0].view(w_shape);
     if (need_b) dx[2] += gb[0];
-    if (need_x) dx[0] += gx;
+    if (need_x || winograd_x) dx[0] += gx;
   };
   y = y.view({g.n, OC, g.oh, g.ow});
   if (has_bias) return record("conv2d", y, {x, weight, bias}, backward, {w2, xin});

@@ -1,0 +1,241 @@
+#include "nn/conv_winograd.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "tensor/creation.h"
+#include "tensor/parallel.h"
+
+namespace seqgrad::nn::functional {
+
+namespace {
+
+constexpr std::int64_t kPanel = PackedMatrix::kPanel;
+// Tiles of one row of the image are padded to a multiple of 8 columns of the products: each row's
+// transforms are then 8-wide vectors stored in aligned halves of the kernel's 16-wide panels, at
+// the price of a few columns of zeros (7 tiles -> 8 for the CNN's 14 x 14 images).
+constexpr std::int64_t kRowAlign = 8;
+// Columns per product: samples are grouped so that the 16 products have about this many, enough
+// to keep the kernel's tiles full while V (16 x C x columns) and M (16 x OC x columns) stay in L2.
+constexpr std::int64_t kTargetColumns = 128;
+
+std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
+
+bool winograd_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SEQGRAD_WINOGRAD");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return enabled;
+}
+
+struct Layout {
+  std::int64_t h, w, th, tw, row;  // image, tiles down and across, padded tiles per row
+  std::int64_t per_sample() const { return th * row; }
+};
+
+// Eight floats, one tile per lane (GCC's vector extension: AVX where the build has it, pairs of
+// SSE registers otherwise). Written out because the compiler, left to vectorise the scalar loops,
+// put the four rows of one tile into a vector and gathered them value by value.
+typedef float v8 __attribute__((vector_size(32)));
+static_assert(kRowAlign == 8);
+using lanes = int __attribute__((vector_size(32)));
+
+v8 load(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+// V_xi for one sample's tiles, written into columns [col0, col0 + per_sample) of the 16 packed
+// right operands, whose storage starts at v[xi] (PackedMatrix's layout: panel p at
+// p * channels * 16, a looked-up pointer per store was a fifth of this function). `padded` is one
+// input plane with a border of zeros: (2 * th + 2) rows of 2 * row + 2 values, input pixel (y, x)
+// at row y + 1, column x + 1; only its interior is written here, so the border stays as the caller
+// zeroed it.
+[[gnu::noinline]] void input_transform(const float* x, std::int64_t channels, const Layout& l,
+                                       std::int64_t col0, float* const* v, float* padded) {
+  const std::int64_t width = 2 * l.row + 2;
+  const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float* plane = x + c * l.h * l.w;
+    for (std::int64_t y = 0; y < l.h; ++y) {  // rows too short for a call to memcpy to pay
+      const float* src = plane + y * l.w;
+      float* dst = padded + (y + 1) * width + 1;
+      std::int64_t i = 0;
+      for (; i + kRowAlign <= l.w; i += kRowAlign) store(dst + i, load(src + i));
+      for (; i < l.w; ++i) dst[i] = src[i];
+    }
+    for (std::int64_t ty = 0; ty < l.th; ++ty)
+      for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
+        // Tile tx reads padded rows 2ty .. 2ty + 3, columns 2tx .. 2tx + 3: for eight tiles,
+        // the even and odd columns of 16 values from 2 tx0, and of 16 values from 2 tx0 + 2.
+        // t[r][q] = (d B)[r][q], with B^T's rows (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1).
+        v8 t[4][4];
+        for (int r = 0; r < 4; ++r) {
+          const float* d = padded + (2 * ty + r) * width + 2 * tx0;
+          const v8 a = load(d), b = load(d + 8), c2 = load(d + 2), d2 = load(d + 10);
+          const v8 d0 = __builtin_shuffle(a, b, even), d1 = __builtin_shuffle(a, b, odd);
+          const v8 e0 = __builtin_shuffle(c2, d2, even), e1 = __builtin_shuffle(c2, d2, odd);
+          t[r][0] = d0 - e0;
+          t[r][1] = d1 + e0;
+          t[r][2] = e0 - d1;
+          t[r][3] = d1 - e1;
+        }
+        // V[a][q] = (B^T t)[a][q], to column p of V_{4a+q}: panel p / 16, lanes p % 16 on.
+        const std::int64_t p = col0 + ty * l.row + tx0, at = c * kPanel + p % kPanel;
+        const std::int64_t offset = p / kPanel * channels * kPanel + at;
+        const auto out = [&](int xi) { return v[xi] + offset; };
+        for (int q = 0; q < 4; ++q) {
+          store(out(0 + q), t[0][q] - t[2][q]);
+          store(out(4 + q), t[1][q] + t[2][q]);
+          store(out(8 + q), t[2][q] - t[1][q]);
+          store(out(12 + q), t[1][q] - t[3][q]);
+        }
+      }
+  }
+}
+
+// y for one sample from M (16 matrices [OC, columns], this sample's tiles from col0 on):
+// Y = A^T M A with A^T's rows (1 1 1 0) and (0 1 -1 -1), plus the bias.
+[[gnu::noinline]] void output_transform(const float* m, std::int64_t out_channels,
+                                        std::int64_t columns, const Layout& l, std::int64_t col0,
+                                        const float* bias, float* y) {
+  const std::int64_t plane = out_channels * columns;
+  const float* sample_end = y + out_channels * l.h * l.w;
+  const lanes low = {0, 8, 1, 9, 2, 10, 3, 11}, high = {4, 12, 5, 13, 6, 14, 7, 15};
+  for (std::int64_t o = 0; o < out_channels; ++o) {
+    const float bo = bias != nullptr ? bias[o] : 0.0f;
+    const v8 b = {bo, bo, bo, bo, bo, bo, bo, bo};
+    float* y_plane = y + o * l.h * l.w;
+    for (std::int64_t ty = 0; ty < l.th; ++ty)
+      for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
+        const float* mo = m + o * columns + col0 + ty * l.row + tx0;
+        // u[e][q] = sum over a of A^T[e][a] M[a][q].
+        v8 u[2][4];
+        for (int q = 0; q < 4; ++q) {
+          const v8 m0 = load(mo + (0 + q) * plane), m1 = load(mo + (4 + q) * plane);
+          const v8 m2 = load(mo + (8 + q) * plane), m3 = load(mo + (12 + q) * plane);
+          u[0][q] = m0 + m1 + m2;
+          u[1][q] = m1 - m2 - m3;
+        }
+        // Y[e][f] = sum over q of u[e][q] A^T[f][q]: output row 2ty + e, columns 2tx + f.
+        const std::int64_t x0 = 2 * tx0, count = std::min<std::int64_t>(2 * kRowAlign, l.w - x0);
+        for (int e = 0; e < 2 && 2 * ty + e < l.h; ++e) {
+          const v8 y0 = u[e][0] + u[e][1] + u[e][2] + b, y1 = u[e][1] - u[e][2] - u[e][3] + b;
+          float row[2 * kRowAlign];
+          store(row, __builtin_shuffle(y0, y1, low));
+          store(row + kRowAlign, __builtin_shuffle(y0, y1, high));
+          float* dst = y_plane + (2 * ty + e) * l.w + x0;
+          // A row narrower than the chunk (the CNN's 14 columns: 7 tiles) is still stored whole
+          // when it is the row's only chunk: the values past its end land on rows of this sample
+          // that this loop writes later, in order. Value by value, that copy was a quarter of
+          // this function. Not past the sample's end: the next sample may be another thread's.
+          const bool spill = l.row == kRowAlign && dst + 2 * kRowAlign <= sample_end;
+          if (count == 2 * kRowAlign || spill)
+            std::memcpy(dst, row, sizeof row);
+          else
+            for (std::int64_t i = 0; i < count; ++i) dst[i] = row[i];
+        }
+      }
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(std::int64_t channels, std::int64_t kh, std::int64_t kw,
+                      std::int64_t stride_h, std::int64_t stride_w, std::int64_t pad_h,
+                      std::int64_t pad_w, std::int64_t dilation_h, std::int64_t dilation_w,
+                      DType dtype) {
+  constexpr std::int64_t kMinChannels = 8;
+  return dtype == kFloat32 && kh == 3 && kw == 3 && stride_h == 1 && stride_w == 1 && pad_h == 1 &&
+         pad_w == 1 && dilation_h == 1 && dilation_w == 1 && channels >= kMinChannels &&
+         packed_gemm_available() && winograd_enabled();
+}
+
+WinogradFilters::WinogradFilters(const Tensor& weight, bool adjoint) {
+  check(
+      weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 && weight.dtype() == kFloat32,
+      "WinogradFilters: expects a float32 [OC, C, 3, 3] weight, got {} {}", weight.shape(),
+      weight.dtype());
+  const Tensor w = weight.contiguous();
+  const std::int64_t oc = w.size(0), c = w.size(1);
+  out_channels_ = adjoint ? c : oc;
+  in_channels_ = adjoint ? oc : c;
+  Tensor u = Tensor::empty({16, out_channels_, in_channels_}, kFloat32);
+  const float* src = w.data<float>();
+  float* dst = u.data<float>();
+  const std::int64_t plane = out_channels_ * in_channels_;
+  for (std::int64_t o = 0; o < out_channels_; ++o)
+    for (std::int64_t i = 0; i < in_channels_; ++i) {
+      // g [3][3]: weight[o][i], or for the adjoint weight[i][o] turned by 180 degrees.
+      float g[3][3];
+      const float* k = src + (adjoint ? i * c + o : o * c + i) * 9;
+      for (int r = 0; r < 3; ++r)
+        for (int s = 0; s < 3; ++s) g[r][s] = adjoint ? k[(2 - r) * 3 + (2 - s)] : k[r * 3 + s];
+      // G g G^T with G's rows (1 0 0), (1/2 1/2 1/2), (1/2 -1/2 1/2), (0 0 1).
+      float gg[4][3];
+      for (int s = 0; s < 3; ++s) {
+        gg[0][s] = g[0][s];
+        gg[1][s] = 0.5f * (g[0][s] + g[1][s] + g[2][s]);
+        gg[2][s] = 0.5f * (g[0][s] - g[1][s] + g[2][s]);
+        gg[3][s] = g[2][s];
+      }
+      for (int a = 0; a < 4; ++a) {
+        const float row[4] = {gg[a][0], 0.5f * (gg[a][0] + gg[a][1] + gg[a][2]),
+                              0.5f * (gg[a][0] - gg[a][1] + gg[a][2]), gg[a][2]};
+        for (int q = 0; q < 4; ++q) dst[(a * 4 + q) * plane + o * in_channels_ + i] = row[q];
+      }
+    }
+  for (int xi = 0; xi < 16; ++xi) u_[static_cast<std::size_t>(xi)] = PackedRows(u.select(0, xi));
+}
+
+void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Tensor& bias,
+                      const Tensor& y) {
+  const std::int64_t n = x.size(0), c = x.size(1), oc = filters.out_channels();
+  check(x.dim() == 4 && c == filters.in_channels() && y.dim() == 4 && y.size(0) == n &&
+            y.size(1) == oc && y.size(2) == x.size(2) && y.size(3) == x.size(3),
+        "winograd_conv3x3: shapes {} and {} do not match filters [{}, {}]", x.shape(), y.shape(),
+        oc, c);
+  Layout l{x.size(2), x.size(3), 0, 0, 0};
+  l.th = (l.h + 1) / 2;
+  l.tw = (l.w + 1) / 2;
+  l.row = round_up(l.tw, kRowAlign);
+  const std::int64_t group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
+  const std::int64_t columns = group * l.per_sample(), groups = (n + group - 1) / group;
+  const std::int64_t in_sample = c * l.h * l.w, out_sample = oc * l.h * l.w;
+  const float* xs = x.data<float>();
+  float* ys = y.data<float>();
+  const float* b = bias.defined() ? bias.data<float>() : nullptr;
+  parallel_for(groups, [&](std::int64_t first, std::int64_t last) {
+    std::array<PackedMatrix, 16> v;
+    for (auto& vi : v) {
+      vi = PackedMatrix(c, columns);
+      // Zeroed once: the columns no sample fills (a last panel's padding) must be zero; those of
+      // a short last group keep the previous group's finite values, in outputs never read.
+      for (std::int64_t p = 0; p < vi.panels(); ++p)
+        std::fill_n(vi.mutable_panel(p), c * kPanel, 0.0f);
+    }
+    float* v_data[16];
+    for (int xi = 0; xi < 16; ++xi) v_data[xi] = v[static_cast<std::size_t>(xi)].mutable_panel(0);
+    const Tensor m = Tensor::empty({16, oc, columns}, kFloat32);
+    const Tensor padded = zeros({(2 * l.th + 2) * (2 * l.row + 2)}, kFloat32);
+    for (std::int64_t g = first; g < last; ++g) {
+      const std::int64_t s0 = g * group, count = std::min(group, n - s0);
+      for (std::int64_t s = 0; s < count; ++s)
+        input_transform(xs + (s0 + s) * in_sample, c, l, s * l.per_sample(), v_data,
+                        padded.data<float>());
+      for (int xi = 0; xi < 16; ++xi)
+        gemm_packed(filters.u(xi), v[static_cast<std::size_t>(xi)], m.select(0, xi), false);
+      for (std::int64_t s = 0; s < count; ++s)
+        output_transform(m.data<float>(), oc, columns, l, s * l.per_sample(), b,
+                         ys + (s0 + s) * out_sample);
+    }
+  });
+}
+
+}  // namespace seqgrad::nn::functional
