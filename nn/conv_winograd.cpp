@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "tensor/creation.h"
 #include "tensor/parallel.h"
@@ -51,25 +52,32 @@ v8 load(const float* p) {
 }
 void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 
-// V_xi for one sample's tiles, written into columns [col0, col0 + per_sample) of the 16 packed
-// right operands, whose storage starts at v[xi] (PackedMatrix's layout: panel p at
-// p * channels * 16, a looked-up pointer per store was a fifth of this function). `padded` is one
-// input plane with a border of zeros: (2 * th + 2) rows of 2 * row + 2 values, input pixel (y, x)
-// at row y + 1, column x + 1; only its interior is written here, so the border stays as the caller
-// zeroed it.
-[[gnu::noinline]] void input_transform(const float* x, std::int64_t channels, const Layout& l,
-                                       std::int64_t col0, float* const* v, float* padded) {
+// dst[0, n) = src[0, n): rows of a few dozen values, too short for a call to memcpy to pay. Eight
+// at a time, the last eight overlapping the previous ones rather than a scalar tail (copying the
+// CNN's 14-value rows value by value took as long as the transforms).
+void copy_row(const float* src, std::int64_t n, float* dst) {
+  if (n < kRowAlign) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (std::int64_t i = 0; i + kRowAlign < n; i += kRowAlign) store(dst + i, load(src + i));
+  store(dst + n - kRowAlign, load(src + n - kRowAlign));
+}
+
+// V_xi for one sample's tiles, the tiles of the sample being columns [col0, col0 + per_sample) of
+// the products: store(xi, c, p, values) receives V_xi's values for channel c and columns p .. p
+// + 7. `padded` is one input plane with a border of zeros: (2 * th + 2) rows of 2 * row + 2 values,
+// input pixel (y, x) at row y + 1, column x + 1; only its interior is written here, so the border
+// stays as the caller zeroed it.
+template <class Store>
+void input_transform(const float* x, std::int64_t channels, const Layout& l, std::int64_t col0,
+                     float* padded, Store&& store_v) {
   const std::int64_t width = 2 * l.row + 2;
   const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   for (std::int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * l.h * l.w;
-    for (std::int64_t y = 0; y < l.h; ++y) {  // rows too short for a call to memcpy to pay
-      const float* src = plane + y * l.w;
-      float* dst = padded + (y + 1) * width + 1;
-      std::int64_t i = 0;
-      for (; i + kRowAlign <= l.w; i += kRowAlign) store(dst + i, load(src + i));
-      for (; i < l.w; ++i) dst[i] = src[i];
-    }
+    for (std::int64_t y = 0; y < l.h; ++y)
+      copy_row(plane + y * l.w, l.w, padded + (y + 1) * width + 1);
     for (std::int64_t ty = 0; ty < l.th; ++ty)
       for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
         // Tile tx reads padded rows 2ty .. 2ty + 3, columns 2tx .. 2tx + 3: for eight tiles,
@@ -86,15 +94,13 @@ void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
           t[r][2] = e0 - d1;
           t[r][3] = d1 - e1;
         }
-        // V[a][q] = (B^T t)[a][q], to column p of V_{4a+q}: panel p / 16, lanes p % 16 on.
-        const std::int64_t p = col0 + ty * l.row + tx0, at = c * kPanel + p % kPanel;
-        const std::int64_t offset = p / kPanel * channels * kPanel + at;
-        const auto out = [&](int xi) { return v[xi] + offset; };
+        // V[a][q] = (B^T t)[a][q], to column p of V_{4a+q}.
+        const std::int64_t p = col0 + ty * l.row + tx0;
         for (int q = 0; q < 4; ++q) {
-          store(out(0 + q), t[0][q] - t[2][q]);
-          store(out(4 + q), t[1][q] + t[2][q]);
-          store(out(8 + q), t[2][q] - t[1][q]);
-          store(out(12 + q), t[1][q] - t[3][q]);
+          store_v(0 + q, c, p, t[0][q] - t[2][q]);
+          store_v(4 + q, c, p, t[1][q] + t[2][q]);
+          store_v(8 + q, c, p, t[2][q] - t[1][q]);
+          store_v(12 + q, c, p, t[1][q] - t[3][q]);
         }
       }
   }
@@ -143,6 +149,51 @@ void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
         }
       }
   }
+}
+
+// The adjoint of output_transform, for the weight gradient: dM = A dY A^T for each tile of one
+// sample's gy [OC, H, W] (values outside the image 0), A's rows being (1 0), (1 1), (1 -1),
+// (0 -1). store(xi, o, p, values) receives dM_xi's values for channel o and columns p .. p + 7.
+// `padded` holds 2 * th rows of 2 * row values, zero past the image: only the image is written.
+template <class Store>
+void gradient_transform(const float* gy, std::int64_t channels, const Layout& l, std::int64_t col0,
+                        float* padded, Store&& store_dm) {
+  const std::int64_t width = 2 * l.row;
+  const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+  for (std::int64_t o = 0; o < channels; ++o) {
+    const float* plane = gy + o * l.h * l.w;
+    for (std::int64_t y = 0; y < l.h; ++y) copy_row(plane + y * l.w, l.w, padded + y * width);
+    for (std::int64_t ty = 0; ty < l.th; ++ty)
+      for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
+        // r[a][f] = (A dY)[a][f]: from the tile's two rows e, columns f = even and odd.
+        v8 r[4][2];
+        const float* top = padded + 2 * ty * width + 2 * tx0;
+        const v8 a0 = load(top), a1 = load(top + kRowAlign);
+        const v8 b0 = load(top + width), b1 = load(top + width + kRowAlign);
+        for (int f = 0; f < 2; ++f) {
+          const v8 e0 = __builtin_shuffle(a0, a1, f == 0 ? even : odd);
+          const v8 e1 = __builtin_shuffle(b0, b1, f == 0 ? even : odd);
+          r[0][f] = e0;
+          r[1][f] = e0 + e1;
+          r[2][f] = e0 - e1;
+          r[3][f] = -e1;
+        }
+        // dM[a][q] = (r A^T)[a][q].
+        const std::int64_t p = col0 + ty * l.row + tx0;
+        for (int a = 0; a < 4; ++a) {
+          store_dm(4 * a + 0, o, p, r[a][0]);
+          store_dm(4 * a + 1, o, p, r[a][0] + r[a][1]);
+          store_dm(4 * a + 2, o, p, r[a][0] - r[a][1]);
+          store_dm(4 * a + 3, o, p, -r[a][1]);
+        }
+      }
+  }
+}
+
+Layout layout_of(std::int64_t h, std::int64_t w) {
+  Layout l{h, w, (h + 1) / 2, (w + 1) / 2, 0};
+  l.row = round_up(l.tw, kRowAlign);
+  return l;
 }
 
 }  // namespace
@@ -201,10 +252,7 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
             y.size(1) == oc && y.size(2) == x.size(2) && y.size(3) == x.size(3),
         "winograd_conv3x3: shapes {} and {} do not match filters [{}, {}]", x.shape(), y.shape(),
         oc, c);
-  Layout l{x.size(2), x.size(3), 0, 0, 0};
-  l.th = (l.h + 1) / 2;
-  l.tw = (l.w + 1) / 2;
-  l.row = round_up(l.tw, kRowAlign);
+  const Layout l = layout_of(x.size(2), x.size(3));
   const std::int64_t group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
   const std::int64_t columns = group * l.per_sample(), groups = (n + group - 1) / group;
   const std::int64_t in_sample = c * l.h * l.w, out_sample = oc * l.h * l.w;
@@ -227,8 +275,12 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
     for (std::int64_t g = first; g < last; ++g) {
       const std::int64_t s0 = g * group, count = std::min(group, n - s0);
       for (std::int64_t s = 0; s < count; ++s)
-        input_transform(xs + (s0 + s) * in_sample, c, l, s * l.per_sample(), v_data,
-                        padded.data<float>());
+        input_transform(xs + (s0 + s) * in_sample, c, l, s * l.per_sample(), padded.data<float>(),
+                        [&](int xi, std::int64_t ci, std::int64_t p, v8 val) {
+                          // Column p of the packed V_xi: panel p / 16, lanes p % 16 on (a pointer
+                          // looked up per store was a fifth of the transform's time).
+                          store(v_data[xi] + (p / kPanel * c + ci) * kPanel + p % kPanel, val);
+                        });
       for (int xi = 0; xi < 16; ++xi)
         gemm_packed(filters.u(xi), v[static_cast<std::size_t>(xi)], m.select(0, xi), false);
       for (std::int64_t s = 0; s < count; ++s)
@@ -236,6 +288,79 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
                          ys + (s0 + s) * out_sample);
     }
   });
+}
+
+Tensor winograd_weight_grad(const Tensor& x, const Tensor& gy) {
+  const std::int64_t n = x.size(0), c = x.size(1), oc = gy.size(1);
+  check(x.dim() == 4 && gy.dim() == 4 && gy.size(0) == n && gy.size(2) == x.size(2) &&
+            gy.size(3) == x.size(3),
+        "winograd_weight_grad: shapes {} and {} do not match", x.shape(), gy.shape());
+  const Layout l = layout_of(x.size(2), x.size(3));
+  const std::int64_t group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
+  const std::int64_t columns = group * l.per_sample(), groups = (n + group - 1) / group;
+  const std::int64_t in_sample = c * l.h * l.w, out_sample = oc * l.h * l.w;
+  const float* xs = x.data<float>();
+  const float* gys = gy.data<float>();
+  // dU_xi^T [C, OC] = sum over the groups of V_xi [C, columns] @ dM_xi^T [columns, OC]: one
+  // partial sum per chunk of groups (per thread), added in chunk order.
+  const int chunks = parallel_chunks(groups);
+  std::vector<Tensor> partial(static_cast<std::size_t>(chunks));
+  parallel_for_chunks(groups, [&](int chunk, std::int64_t first, std::int64_t last) {
+    const Tensor dut = Tensor::empty({16, c, oc}, kFloat32);
+    // Zeroed once, as in winograd_conv3x3: columns no sample fills must be zero in V (their dM
+    // columns are not, being the previous group's).
+    const Tensor v = zeros({16, c, columns}, kFloat32), dm = zeros({16, oc, columns}, kFloat32);
+    const Tensor padded_x = zeros({(2 * l.th + 2) * (2 * l.row + 2)}, kFloat32);
+    const Tensor padded_gy = zeros({2 * l.th * 2 * l.row}, kFloat32);
+    float* vs = v.data<float>();
+    float* dms = dm.data<float>();
+    for (std::int64_t g = first; g < last; ++g) {
+      const std::int64_t s0 = g * group, count = std::min(group, n - s0);
+      for (std::int64_t s = 0; s < count; ++s) {
+        input_transform(xs + (s0 + s) * in_sample, c, l, s * l.per_sample(), padded_x.data<float>(),
+                        [&](int xi, std::int64_t ci, std::int64_t p, v8 val) {
+                          store(vs + (xi * c + ci) * columns + p, val);
+                        });
+        gradient_transform(gys + (s0 + s) * out_sample, oc, l, s * l.per_sample(),
+                           padded_gy.data<float>(),
+                           [&](int xi, std::int64_t o, std::int64_t p, v8 val) {
+                             store(dms + (xi * oc + o) * columns + p, val);
+                           });
+      }
+      if (count < group)  // a short last group: its missing samples' columns of V back to zero
+        for (int xi = 0; xi < 16; ++xi)
+          for (std::int64_t ci = 0; ci < c; ++ci)
+            std::fill(vs + (xi * c + ci) * columns + count * l.per_sample(),
+                      vs + (xi * c + ci + 1) * columns, 0.0f);
+      for (int xi = 0; xi < 16; ++xi)
+        gemm_packed(v.select(0, xi), PackedMatrix(dm.select(0, xi).t()), dut.select(0, xi),
+                    g != first);
+    }
+    partial[static_cast<std::size_t>(chunk)] = dut;
+  });
+  for (std::size_t k = 1; k < partial.size(); ++k) partial[0].add_(partial[k]);
+  // dW = G^T dU G for each (o, c), G's rows (1 0 0), (1/2 1/2 1/2), (1/2 -1/2 1/2), (0 0 1).
+  Tensor gw = Tensor::empty({oc, c, 3, 3}, kFloat32);
+  const float* du = partial[0].data<float>();
+  float* dw = gw.data<float>();
+  const std::int64_t plane = c * oc;
+  for (std::int64_t o = 0; o < oc; ++o)
+    for (std::int64_t ci = 0; ci < c; ++ci) {
+      float d[4][4], t[3][4];
+      for (int xi = 0; xi < 16; ++xi) d[xi / 4][xi % 4] = du[xi * plane + ci * oc + o];
+      for (int q = 0; q < 4; ++q) {
+        t[0][q] = d[0][q] + 0.5f * (d[1][q] + d[2][q]);
+        t[1][q] = 0.5f * (d[1][q] - d[2][q]);
+        t[2][q] = 0.5f * (d[1][q] + d[2][q]) + d[3][q];
+      }
+      float* k = dw + (o * c + ci) * 9;
+      for (int i = 0; i < 3; ++i) {
+        k[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        k[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+        k[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
+  return gw;
 }
 
 }  // namespace seqgrad::nn::functional

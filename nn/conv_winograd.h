@@ -52,4 +52,10 @@ class WinogradFilters {
 void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Tensor& bias,
                       const Tensor& y);
 
+// The weight gradient dW [OC, C, 3, 3] of y = winograd_conv3x3(x, W) for the output gradient
+// gy [N, OC, H, W]: by the adjoint of each step, dW = sum over samples and tiles of
+// G^T [(A dY A^T) . (B^T d B)] G, the sum over tiles being 16 products
+// dU_xi^T [C, OC] += V_xi [C, tiles] @ dM_xi^T [tiles, OC]. x and gy float32, contiguous.
+Tensor winograd_weight_grad(const Tensor& x, const Tensor& gy);
+
 }  // namespace seqgrad::nn::functional

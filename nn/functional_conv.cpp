@@ -400,14 +400,16 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Dims w_shape = weight.shape();
   // One pass over the samples, split over the threads: each thread accumulates its own partial
   // dW and db (summed afterwards) and writes the disjoint dx of its samples.
-  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape, group,
+  auto backward = [g, xin, w2, OC, OHW, K, in_sample, has_bias, w_shape, group, winograd_forward,
                    winograd_input_grad](const Tensor& gy_in, GradSlots& dx) {
     const Tensor gy = gy_in.contiguous().view({g.n, OC, OHW});
-    const bool need_w = dx.needed(1), need_b = has_bias && dx.needed(2);
-    // The input gradient is the same convolution of gy by the turned kernels: on Winograd's
-    // products when that applies, else as dcols = W^T gy_n and col2im in the loop below.
+    const bool need_b = has_bias && dx.needed(2);
+    // The input gradient is the same convolution of gy by the turned kernels, and the weight
+    // gradient the adjoint of the forward's transforms: both on Winograd's products when the
+    // forward was, else in the loop below (dcols = W^T gy_n and col2im; dW += gy_n cols_n^T).
     const bool winograd_x = dx.needed(0) && winograd_input_grad;
-    const bool need_x = dx.needed(0) && !winograd_x;
+    const bool winograd_w = dx.needed(1) && winograd_forward;
+    const bool need_x = dx.needed(0) && !winograd_x, need_w = dx.needed(1) && !winograd_w;
     const int chunks = parallel_chunks(group > 1 ? (g.n + group - 1) / group : g.n);
     std::vector<Tensor> gw(static_cast<std::size_t>(chunks)), gb(gw.size());
     Tensor gx = need_x ? Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype()) : Tensor();
@@ -465,6 +467,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
       if (need_b) gb[0].add_(gb[c]);
     }
     if (need_w) dx[1] += gw[0].view(w_shape);
+    if (winograd_w) dx[1] += winograd_weight_grad(xin, gy.view({g.n, OC, g.oh, g.ow}));
     if (need_b) dx[2] += gb[0];
     if (need_x || winograd_x) dx[0] += gx;
   };
