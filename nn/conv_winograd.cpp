@@ -198,14 +198,13 @@ Layout layout_of(std::int64_t h, std::int64_t w) {
 
 }  // namespace
 
-bool winograd_applies(std::int64_t channels, std::int64_t kh, std::int64_t kw,
-                      std::int64_t stride_h, std::int64_t stride_w, std::int64_t pad_h,
-                      std::int64_t pad_w, std::int64_t dilation_h, std::int64_t dilation_w,
-                      DType dtype) {
-  constexpr std::int64_t kMinChannels = 8;
-  return dtype == kFloat32 && kh == 3 && kw == 3 && stride_h == 1 && stride_w == 1 && pad_h == 1 &&
-         pad_w == 1 && dilation_h == 1 && dilation_w == 1 && channels >= kMinChannels &&
-         packed_gemm_available() && winograd_enabled();
+bool winograd_applies(std::int64_t channels, std::int64_t height, std::int64_t width,
+                      std::int64_t kh, std::int64_t kw, const Conv2dOptions& o, DType dtype) {
+  constexpr std::int64_t kMinChannels = 8, kMaxImageValues = 64 * 64;
+  return dtype == kFloat32 && kh == 3 && kw == 3 && o.stride_h == 1 && o.stride_w == 1 &&
+         o.pad_h == 1 && o.pad_w == 1 && o.dilation_h == 1 && o.dilation_w == 1 &&
+         channels >= kMinChannels && height * width <= kMaxImageValues && packed_gemm_available() &&
+         winograd_enabled();
 }
 
 WinogradFilters::WinogradFilters(const Tensor& weight, bool adjoint) {

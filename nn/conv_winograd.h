@@ -17,20 +17,20 @@
 #include <array>
 #include <cstdint>
 
+#include "nn/functional.h"
 #include "tensor/packed_gemm.h"
 #include "tensor/tensor.h"
 
 namespace seqgrad::nn::functional {
 
-// Whether winograd_conv3x3 can compute a convolution with this kernel, stride, padding and
-// dilation, `channels` input channels and dtype: float32 with the packed kernel available, 3x3,
-// stride 1, padding 1, dilation 1, and enough input channels that the 16 products pay (a
-// one-channel image, the CNN's first layer, stays on im2col). SEQGRAD_WINOGRAD=0 turns it off
-// (read once; for comparisons).
-bool winograd_applies(std::int64_t channels, std::int64_t kh, std::int64_t kw,
-                      std::int64_t stride_h, std::int64_t stride_w, std::int64_t pad_h,
-                      std::int64_t pad_w, std::int64_t dilation_h, std::int64_t dilation_w,
-                      DType dtype);
+// Whether winograd_conv3x3 can compute a convolution of `channels` input channels over a
+// height x width image with this kernel and options: float32 with the packed kernel available,
+// 3x3, stride 1, padding 1, dilation 1, enough input channels that the 16 products pay (a
+// one-channel image, the CNN's first layer, stays on im2col), and an image of at most 64 x 64 (a
+// sample's transforms are held whole: 16 x channels x its tiles, 4 MB at 64 channels). The
+// environment variable SEQGRAD_WINOGRAD=0 turns it off (read once; for comparisons).
+bool winograd_applies(std::int64_t channels, std::int64_t height, std::int64_t width,
+                      std::int64_t kh, std::int64_t kw, const Conv2dOptions& options, DType dtype);
 
 // The 16 transformed filters U_xi = G g G^T as the kernel's left operands [OC, C].
 class WinogradFilters {

@@ -353,8 +353,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const Tensor b = bias.defined() ? bias.value().contiguous() : Tensor();
   const std::int64_t group = samples_per_gemm(g.n, OHW);
   const auto winograd = [&](std::int64_t channels) {
-    return winograd_applies(channels, g.kh, g.kw, o.stride_h, o.stride_w, o.pad_h, o.pad_w,
-                            o.dilation_h, o.dilation_w, x.dtype());
+    return winograd_applies(channels, g.h, g.w, g.kh, g.kw, o, x.dtype());
   };
   const bool winograd_forward = winograd(g.c), winograd_input_grad = winograd(OC);
   // Samples are independent: split them over the threads, each running single-threaded GEMMs

@@ -14,8 +14,7 @@ namespace F = seqgrad::nn::functional;
 namespace {
 
 bool winograd_for(std::int64_t channels, const F::Conv2dOptions& o, DType dtype = kFloat32) {
-  return F::winograd_applies(channels, 3, 3, o.stride_h, o.stride_w, o.pad_h, o.pad_w, o.dilation_h,
-                             o.dilation_w, dtype);
+  return F::winograd_applies(channels, 14, 14, 3, 3, o, dtype);
 }
 
 }  // namespace
@@ -131,7 +130,8 @@ TEST_CASE("conv2d float32 on Winograd's products equals the float64 im2col convo
   }
 }
 
-TEST_CASE("winograd_applies: only 3x3, stride 1, padding 1, dilation 1, float32, 8+ channels") {
+TEST_CASE(
+    "winograd_applies: only 3x3, stride 1, padding 1, dilation 1, float32, 8+ channels, 64 x 64") {
   const F::Conv2dOptions same{.pad_h = 1, .pad_w = 1};
   CHECK(winograd_for(8, same) == packed_gemm_available());
   CHECK_FALSE(winograd_for(7, same));
@@ -139,6 +139,8 @@ TEST_CASE("winograd_applies: only 3x3, stride 1, padding 1, dilation 1, float32,
   CHECK_FALSE(winograd_for(8, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}));
   CHECK_FALSE(winograd_for(8, {}));
   CHECK_FALSE(winograd_for(8, {.pad_h = 2, .pad_w = 2, .dilation_h = 2, .dilation_w = 2}));
-  CHECK_FALSE(F::winograd_applies(8, 5, 5, 1, 1, 1, 1, 1, 1, kFloat32));
-  CHECK_FALSE(F::winograd_applies(8, 1, 3, 1, 1, 0, 1, 1, 1, kFloat32));  // a conv1d
+  CHECK_FALSE(F::winograd_applies(8, 14, 14, 5, 5, {.pad_h = 2, .pad_w = 2}, kFloat32));
+  CHECK_FALSE(F::winograd_applies(8, 1, 14, 1, 3, {.pad_w = 1}, kFloat32));  // a conv1d
+  CHECK(F::winograd_applies(8, 64, 64, 3, 3, same, kFloat32) == packed_gemm_available());
+  CHECK_FALSE(F::winograd_applies(8, 64, 65, 3, 3, same, kFloat32));  // image too large
 }
