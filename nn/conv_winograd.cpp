@@ -52,6 +52,13 @@ v8 load(const float* p) {
 }
 void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 
+// Asks for the plane after this one while this one is transformed: the planes come from memory
+// (the batch's activations do not stay in L2), and the transform of one plane is too short for
+// the hardware prefetcher to run ahead of it.
+void prefetch_plane(const float* plane, std::int64_t values) {
+  for (std::int64_t i = 0; i < values; i += 16) __builtin_prefetch(plane + i);
+}
+
 // dst[0, n) = src[0, n): rows of a few dozen values, too short for a call to memcpy to pay. Eight
 // at a time, the last eight overlapping the previous ones rather than a scalar tail (copying the
 // CNN's 14-value rows value by value took as long as the transforms).
@@ -76,6 +83,7 @@ void input_transform(const float* x, std::int64_t channels, const Layout& l, std
   const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   for (std::int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * l.h * l.w;
+    if (c + 1 < channels) prefetch_plane(plane + l.h * l.w, l.h * l.w);
     for (std::int64_t y = 0; y < l.h; ++y)
       copy_row(plane + y * l.w, l.w, padded + (y + 1) * width + 1);
     for (std::int64_t ty = 0; ty < l.th; ++ty)
@@ -106,12 +114,11 @@ void input_transform(const float* x, std::int64_t channels, const Layout& l, std
   }
 }
 
-// y for one sample from M (16 matrices [OC, columns], this sample's tiles from col0 on):
-// Y = A^T M A with A^T's rows (1 1 1 0) and (0 1 -1 -1), plus the bias.
-[[gnu::noinline]] void output_transform(const float* m, std::int64_t out_channels,
-                                        std::int64_t columns, const Layout& l, std::int64_t col0,
-                                        const float* bias, float* y) {
-  const std::int64_t plane = out_channels * columns;
+// y for one sample from M (16 matrices [OC, columns], `plane` values apart, this sample's tiles
+// from col0 on): Y = A^T M A with A^T's rows (1 1 1 0) and (0 1 -1 -1), plus the bias.
+void output_transform(const float* m, std::int64_t plane, std::int64_t out_channels,
+                      std::int64_t columns, const Layout& l, std::int64_t col0, const float* bias,
+                      float* y) {
   const float* sample_end = y + out_channels * l.h * l.w;
   const lanes low = {0, 8, 1, 9, 2, 10, 3, 11}, high = {4, 12, 5, 13, 6, 14, 7, 15};
   for (std::int64_t o = 0; o < out_channels; ++o) {
@@ -162,6 +169,7 @@ void gradient_transform(const float* gy, std::int64_t channels, const Layout& l,
   const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   for (std::int64_t o = 0; o < channels; ++o) {
     const float* plane = gy + o * l.h * l.w;
+    if (o + 1 < channels) prefetch_plane(plane + l.h * l.w, l.h * l.w);
     for (std::int64_t y = 0; y < l.h; ++y) copy_row(plane + y * l.w, l.w, padded + y * width);
     for (std::int64_t ty = 0; ty < l.th; ++ty)
       for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
@@ -269,7 +277,11 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
     }
     float* v_data[16];
     for (int xi = 0; xi < 16; ++xi) v_data[xi] = v[static_cast<std::size_t>(xi)].mutable_panel(0);
-    const Tensor m = Tensor::empty({16, oc, columns}, kFloat32);
+    // M_xi one after another, plane values apart: one cache line more than the matrix, so that
+    // the 16 rows read together for a tile do not all fall in one set of the L1 cache (the
+    // matrices are 28 KB, seven 4 KB pages, in the CNN).
+    const std::int64_t plane = oc * columns + kPanel;
+    const Tensor m = Tensor::empty({16, plane}, kFloat32);
     const Tensor padded = zeros({(2 * l.th + 2) * (2 * l.row + 2)}, kFloat32);
     for (std::int64_t g = first; g < last; ++g) {
       const std::int64_t s0 = g * group, count = std::min(group, n - s0);
@@ -281,9 +293,10 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
                           store(v_data[xi] + (p / kPanel * c + ci) * kPanel + p % kPanel, val);
                         });
       for (int xi = 0; xi < 16; ++xi)
-        gemm_packed(filters.u(xi), v[static_cast<std::size_t>(xi)], m.select(0, xi), false);
+        gemm_packed(filters.u(xi), v[static_cast<std::size_t>(xi)],
+                    m.select(0, xi).narrow(0, 0, oc * columns).view({oc, columns}), false);
       for (std::int64_t s = 0; s < count; ++s)
-        output_transform(m.data<float>(), oc, columns, l, s * l.per_sample(), b,
+        output_transform(m.data<float>(), plane, oc, columns, l, s * l.per_sample(), b,
                          ys + (s0 + s) * out_sample);
     }
   });
