@@ -52,11 +52,16 @@ v8 load(const float* p) {
 }
 void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 
-// Asks for the plane after this one while this one is transformed: the planes come from memory
-// (the batch's activations do not stay in L2), and the transform of one plane is too short for
-// the hardware prefetcher to run ahead of it.
-void prefetch_plane(const float* plane, std::int64_t values) {
-  for (std::int64_t i = 0; i < values; i += 16) __builtin_prefetch(plane + i);
+// Asks for the plane after this one while this one is transformed (or, with `write`, for the
+// output plane after this one): the planes come from memory (the batch's activations do not stay
+// in L2), and the transform of one plane is too short for the hardware prefetcher to run ahead.
+void prefetch_plane(const float* plane, std::int64_t values, bool write = false) {
+  for (std::int64_t i = 0; i < values; i += 16) {
+    if (write)
+      __builtin_prefetch(plane + i, 1);
+    else
+      __builtin_prefetch(plane + i);
+  }
 }
 
 // dst[0, n) = src[0, n): rows of a few dozen values, too short for a call to memcpy to pay. Eight
@@ -125,6 +130,7 @@ void output_transform(const float* m, std::int64_t plane, std::int64_t out_chann
     const float bo = bias != nullptr ? bias[o] : 0.0f;
     const v8 b = {bo, bo, bo, bo, bo, bo, bo, bo};
     float* y_plane = y + o * l.h * l.w;
+    if (o + 1 < out_channels) prefetch_plane(y_plane + l.h * l.w, l.h * l.w, /*write=*/true);
     for (std::int64_t ty = 0; ty < l.th; ++ty)
       for (std::int64_t tx0 = 0; tx0 < l.row; tx0 += kRowAlign) {
         const float* mo = m + o * columns + col0 + ty * l.row + tx0;
@@ -140,19 +146,22 @@ void output_transform(const float* m, std::int64_t plane, std::int64_t out_chann
         const std::int64_t x0 = 2 * tx0, count = std::min<std::int64_t>(2 * kRowAlign, l.w - x0);
         for (int e = 0; e < 2 && 2 * ty + e < l.h; ++e) {
           const v8 y0 = u[e][0] + u[e][1] + u[e][2] + b, y1 = u[e][1] - u[e][2] - u[e][3] + b;
-          float row[2 * kRowAlign];
-          store(row, __builtin_shuffle(y0, y1, low));
-          store(row + kRowAlign, __builtin_shuffle(y0, y1, high));
+          const v8 first = __builtin_shuffle(y0, y1, low), second = __builtin_shuffle(y0, y1, high);
           float* dst = y_plane + (2 * ty + e) * l.w + x0;
           // A row narrower than the chunk (the CNN's 14 columns: 7 tiles) is still stored whole
           // when it is the row's only chunk: the values past its end land on rows of this sample
           // that this loop writes later, in order. Value by value, that copy was a quarter of
           // this function. Not past the sample's end: the next sample may be another thread's.
           const bool spill = l.row == kRowAlign && dst + 2 * kRowAlign <= sample_end;
-          if (count == 2 * kRowAlign || spill)
-            std::memcpy(dst, row, sizeof row);
-          else
+          if (count == 2 * kRowAlign || spill) {
+            store(dst, first);
+            store(dst + kRowAlign, second);
+          } else {
+            float row[2 * kRowAlign];
+            store(row, first);
+            store(row + kRowAlign, second);
             for (std::int64_t i = 0; i < count; ++i) dst[i] = row[i];
+          }
         }
       }
   }
