@@ -33,8 +33,10 @@ bool winograd_enabled() {
   return enabled;
 }
 
+// Where each sample's tiles sit among the columns of the 16 products, and how the batch is grouped.
 struct Layout {
-  std::int64_t h, w, th, tw, row;  // image, tiles down and across, padded tiles per row
+  std::int64_t h, w, th, tw, row;       // image, tiles down and across, padded tiles per row
+  std::int64_t group, columns, groups;  // samples per product, their columns, products per pass
   std::int64_t per_sample() const { return th * row; }
 };
 
@@ -44,6 +46,10 @@ struct Layout {
 typedef float v8 __attribute__((vector_size(32)));
 static_assert(kRowAlign == 8);
 using lanes = int __attribute__((vector_size(32)));
+
+// Shuffle masks: the even and odd lanes of two vectors, and two vectors interleaved.
+constexpr lanes kEven = {0, 2, 4, 6, 8, 10, 12, 14}, kOdd = {1, 3, 5, 7, 9, 11, 13, 15};
+constexpr lanes kLow = {0, 8, 1, 9, 2, 10, 3, 11}, kHigh = {4, 12, 5, 13, 6, 14, 7, 15};
 
 v8 load(const float* p) {
   v8 v;
@@ -85,7 +91,6 @@ template <class Store>
 void input_transform(const float* x, std::int64_t channels, const Layout& l, std::int64_t col0,
                      float* padded, Store&& store_v) {
   const std::int64_t width = 2 * l.row + 2;
-  const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   for (std::int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * l.h * l.w;
     if (c + 1 < channels) prefetch_plane(plane + l.h * l.w, l.h * l.w);
@@ -100,8 +105,8 @@ void input_transform(const float* x, std::int64_t channels, const Layout& l, std
         for (int r = 0; r < 4; ++r) {
           const float* d = padded + (2 * ty + r) * width + 2 * tx0;
           const v8 a = load(d), b = load(d + 8), c2 = load(d + 2), d2 = load(d + 10);
-          const v8 d0 = __builtin_shuffle(a, b, even), d1 = __builtin_shuffle(a, b, odd);
-          const v8 e0 = __builtin_shuffle(c2, d2, even), e1 = __builtin_shuffle(c2, d2, odd);
+          const v8 d0 = __builtin_shuffle(a, b, kEven), d1 = __builtin_shuffle(a, b, kOdd);
+          const v8 e0 = __builtin_shuffle(c2, d2, kEven), e1 = __builtin_shuffle(c2, d2, kOdd);
           t[r][0] = d0 - e0;
           t[r][1] = d1 + e0;
           t[r][2] = e0 - d1;
@@ -125,7 +130,6 @@ void output_transform(const float* m, std::int64_t plane, std::int64_t out_chann
                       std::int64_t columns, const Layout& l, std::int64_t col0, const float* bias,
                       float* y) {
   const float* sample_end = y + out_channels * l.h * l.w;
-  const lanes low = {0, 8, 1, 9, 2, 10, 3, 11}, high = {4, 12, 5, 13, 6, 14, 7, 15};
   for (std::int64_t o = 0; o < out_channels; ++o) {
     const float bo = bias != nullptr ? bias[o] : 0.0f;
     const v8 b = {bo, bo, bo, bo, bo, bo, bo, bo};
@@ -146,7 +150,8 @@ void output_transform(const float* m, std::int64_t plane, std::int64_t out_chann
         const std::int64_t x0 = 2 * tx0, count = std::min<std::int64_t>(2 * kRowAlign, l.w - x0);
         for (int e = 0; e < 2 && 2 * ty + e < l.h; ++e) {
           const v8 y0 = u[e][0] + u[e][1] + u[e][2] + b, y1 = u[e][1] - u[e][2] - u[e][3] + b;
-          const v8 first = __builtin_shuffle(y0, y1, low), second = __builtin_shuffle(y0, y1, high);
+          const v8 first = __builtin_shuffle(y0, y1, kLow),
+                   second = __builtin_shuffle(y0, y1, kHigh);
           float* dst = y_plane + (2 * ty + e) * l.w + x0;
           // A row narrower than the chunk (the CNN's 14 columns: 7 tiles) is still stored whole
           // when it is the row's only chunk: the values past its end land on rows of this sample
@@ -175,7 +180,6 @@ template <class Store>
 void gradient_transform(const float* gy, std::int64_t channels, const Layout& l, std::int64_t col0,
                         float* padded, Store&& store_dm) {
   const std::int64_t width = 2 * l.row;
-  const lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
   for (std::int64_t o = 0; o < channels; ++o) {
     const float* plane = gy + o * l.h * l.w;
     if (o + 1 < channels) prefetch_plane(plane + l.h * l.w, l.h * l.w);
@@ -188,8 +192,8 @@ void gradient_transform(const float* gy, std::int64_t channels, const Layout& l,
         const v8 a0 = load(top), a1 = load(top + kRowAlign);
         const v8 b0 = load(top + width), b1 = load(top + width + kRowAlign);
         for (int f = 0; f < 2; ++f) {
-          const v8 e0 = __builtin_shuffle(a0, a1, f == 0 ? even : odd);
-          const v8 e1 = __builtin_shuffle(b0, b1, f == 0 ? even : odd);
+          const v8 e0 = __builtin_shuffle(a0, a1, f == 0 ? kEven : kOdd);
+          const v8 e1 = __builtin_shuffle(b0, b1, f == 0 ? kEven : kOdd);
           r[0][f] = e0;
           r[1][f] = e0 + e1;
           r[2][f] = e0 - e1;
@@ -207,9 +211,13 @@ void gradient_transform(const float* gy, std::int64_t channels, const Layout& l,
   }
 }
 
-Layout layout_of(std::int64_t h, std::int64_t w) {
-  Layout l{h, w, (h + 1) / 2, (w + 1) / 2, 0};
+// The layout of n samples of h x w.
+Layout layout_of(std::int64_t n, std::int64_t h, std::int64_t w) {
+  Layout l{h, w, (h + 1) / 2, (w + 1) / 2, 0, 0, 0, 0};
   l.row = round_up(l.tw, kRowAlign);
+  l.group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
+  l.columns = l.group * l.per_sample();
+  l.groups = (n + l.group - 1) / l.group;
   return l;
 }
 
@@ -268,9 +276,8 @@ void winograd_conv3x3(const Tensor& x, const WinogradFilters& filters, const Ten
             y.size(1) == oc && y.size(2) == x.size(2) && y.size(3) == x.size(3),
         "winograd_conv3x3: shapes {} and {} do not match filters [{}, {}]", x.shape(), y.shape(),
         oc, c);
-  const Layout l = layout_of(x.size(2), x.size(3));
-  const std::int64_t group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
-  const std::int64_t columns = group * l.per_sample(), groups = (n + group - 1) / group;
+  const Layout l = layout_of(n, x.size(2), x.size(3));
+  const std::int64_t group = l.group, columns = l.columns, groups = l.groups;
   const std::int64_t in_sample = c * l.h * l.w, out_sample = oc * l.h * l.w;
   const float* xs = x.data<float>();
   float* ys = y.data<float>();
@@ -316,9 +323,8 @@ Tensor winograd_weight_grad(const Tensor& x, const Tensor& gy) {
   check(x.dim() == 4 && gy.dim() == 4 && gy.size(0) == n && gy.size(2) == x.size(2) &&
             gy.size(3) == x.size(3),
         "winograd_weight_grad: shapes {} and {} do not match", x.shape(), gy.shape());
-  const Layout l = layout_of(x.size(2), x.size(3));
-  const std::int64_t group = std::clamp<std::int64_t>(kTargetColumns / l.per_sample(), 1, n);
-  const std::int64_t columns = group * l.per_sample(), groups = (n + group - 1) / group;
+  const Layout l = layout_of(n, x.size(2), x.size(3));
+  const std::int64_t group = l.group, columns = l.columns, groups = l.groups;
   const std::int64_t in_sample = c * l.h * l.w, out_sample = oc * l.h * l.w;
   const float* xs = x.data<float>();
   const float* gys = gy.data<float>();

@@ -468,7 +468,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
     if (need_w) dx[1] += gw[0].view(w_shape);
     if (winograd_w) dx[1] += winograd_weight_grad(xin, gy.view({g.n, OC, g.oh, g.ow}));
     if (need_b) dx[2] += gb[0];
-    if (need_x || winograd_x) dx[0] += gx;
+    if (gx.defined()) dx[0] += gx;
   };
   y = y.view({g.n, OC, g.oh, g.ow});
   if (has_bias) return record("conv2d", y, {x, weight, bias}, backward, {w2, xin});
